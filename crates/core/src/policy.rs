@@ -1,0 +1,294 @@
+//! [`Policy`]: a versioned, immutable policy snapshot with the indexes the hot paths need, and
+//! [`Policy::apply`], the one pure function that applies a [`PolicyEvent`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use regex::RegexSet;
+
+use crate::document::PolicyDocument;
+use crate::error::{PolicyError, Problem};
+use crate::event::PolicyEvent;
+use crate::model::{Api, Client, Role, Scope, User};
+use crate::permission::covers;
+
+/// A policy at one version. Cheap to clone (reference counted) and never mutated: a change
+/// produces a new `Policy` with the next version.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Number of events applied since the empty policy; 0 is the empty policy.
+    version: u64,
+    /// The entities, keyed by their identifiers.
+    data: Arc<Data>,
+    /// Derived lookups for granting; rebuilt from `data` on every change.
+    index: Arc<Index>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Data {
+    allowlist: Vec<String>,
+    roles: BTreeMap<String, Role>,
+    scopes: BTreeMap<String, Scope>,
+    users: BTreeMap<String, User>,
+    clients: BTreeMap<String, Client>,
+    apis: BTreeMap<String, Api>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    /// Whole-string matchers for the allowlist (`^(?:pattern)$`).
+    allowlist: Option<RegexSet>,
+    /// For each role, every scope it permits: listed by role, or covered by a permission.
+    permitted_by_role: HashMap<String, BTreeSet<String>>,
+    /// Scopes open to every authenticated principal.
+    open: BTreeSet<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            version: 0,
+            data: Arc::default(),
+            index: Arc::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// The policy described by `doc`, at `version`. Fails with every problem if `doc` is invalid.
+    pub fn from_document(version: u64, doc: PolicyDocument) -> Result<Self, PolicyError> {
+        let problems = doc.validate();
+        if !problems.is_empty() {
+            return Err(PolicyError::Invalid(problems));
+        }
+        let data = Data {
+            allowlist: doc.allowlist,
+            roles: doc.roles.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            scopes: doc.scopes.into_iter().map(|s| (s.key.clone(), s)).collect(),
+            users: doc
+                .users
+                .into_iter()
+                .map(|u| (u.username.clone(), u))
+                .collect(),
+            clients: doc
+                .clients
+                .into_iter()
+                .map(|c| (c.client_id.clone(), c))
+                .collect(),
+            apis: doc.apis.into_iter().map(|a| (a.name.clone(), a)).collect(),
+        };
+        Self::from_data(version, data)
+    }
+
+    fn from_data(version: u64, data: Data) -> Result<Self, PolicyError> {
+        let index = Index::build(&data)?;
+        Ok(Self {
+            version,
+            data: Arc::new(data),
+            index: Arc::new(index),
+        })
+    }
+
+    /// Applies `event`, returning the policy at the next version. `self` is unchanged; an event
+    /// that would leave the policy inconsistent is refused with every problem it would cause.
+    pub fn apply(&self, event: &PolicyEvent) -> Result<Self, PolicyError> {
+        let next = self.version + 1;
+        let mut data = match event {
+            PolicyEvent::ReplaceAll(doc) => return Self::from_document(next, doc.clone()),
+            _ => (*self.data).clone(),
+        };
+        match event {
+            PolicyEvent::PutRole(role) => {
+                data.roles.insert(role.name.clone(), role.clone());
+            }
+            PolicyEvent::DeleteRole { name } => {
+                remove(&mut data.roles, name, "role")?;
+            }
+            PolicyEvent::PutScope(scope) => {
+                data.scopes.insert(scope.key.clone(), scope.clone());
+            }
+            PolicyEvent::DeleteScope { key } => {
+                remove(&mut data.scopes, key, "scope")?;
+            }
+            PolicyEvent::PutUser(user) => {
+                data.users.insert(user.username.clone(), user.clone());
+            }
+            PolicyEvent::DeleteUser { username } => {
+                remove(&mut data.users, username, "user")?;
+            }
+            PolicyEvent::SetUserRoles { username, roles } => {
+                let user = data.users.get_mut(username).ok_or(PolicyError::NotFound {
+                    kind: "user",
+                    name: username.clone(),
+                })?;
+                user.roles = roles.clone();
+            }
+            PolicyEvent::PutClient(client) => {
+                data.clients
+                    .insert(client.client_id.clone(), client.clone());
+            }
+            PolicyEvent::DeleteClient { client_id } => {
+                remove(&mut data.clients, client_id, "client")?;
+            }
+            PolicyEvent::SetAllowlist { patterns } => {
+                data.allowlist = patterns.clone();
+            }
+            PolicyEvent::PutApi(api) => {
+                data.apis.insert(api.name.clone(), api.clone());
+            }
+            PolicyEvent::DeleteApi { name } => {
+                remove(&mut data.apis, name, "api")?;
+            }
+            // Handled above, before copying the data.
+            PolicyEvent::ReplaceAll(_) => {}
+        }
+        let problems = to_document(&data).validate();
+        if !problems.is_empty() {
+            return Err(PolicyError::Invalid(problems));
+        }
+        Self::from_data(next, data)
+    }
+
+    /// The number of events applied since the empty policy.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The whole policy as a document (sorted by key), for export and persistence.
+    pub fn to_document(&self) -> PolicyDocument {
+        to_document(&self.data)
+    }
+
+    /// A user by name.
+    pub fn user(&self, username: &str) -> Option<&User> {
+        self.data.users.get(username)
+    }
+
+    /// A client by id.
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.data.clients.get(client_id)
+    }
+
+    /// A scope by key.
+    pub fn scope(&self, key: &str) -> Option<&Scope> {
+        self.data.scopes.get(key)
+    }
+
+    /// A role by name.
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.data.roles.get(name)
+    }
+
+    /// Every scope, by key.
+    pub fn scopes(&self) -> impl Iterator<Item = &Scope> {
+        self.data.scopes.values()
+    }
+
+    /// Every API, by name.
+    pub fn apis(&self) -> impl Iterator<Item = &Api> {
+        self.data.apis.values()
+    }
+
+    /// Whether `scope` matches an allowlist pattern in full.
+    pub fn is_allowlisted(&self, scope: &str) -> bool {
+        self.index
+            .allowlist
+            .as_ref()
+            .is_some_and(|set| set.is_match(scope))
+    }
+
+    /// Whether a principal holding `roles` may obtain the defined scope `scope`.
+    pub fn is_permitted(&self, roles: &[String], scope: &str) -> bool {
+        self.index.open.contains(scope)
+            || roles.iter().any(|r| {
+                self.index
+                    .permitted_by_role
+                    .get(r)
+                    .is_some_and(|set| set.contains(scope))
+            })
+    }
+
+    /// Every scope a principal holding `roles` may obtain, in key order.
+    pub fn permitted_scopes(&self, roles: &[String]) -> BTreeSet<String> {
+        let mut out = self.index.open.clone();
+        for role in roles {
+            if let Some(set) = self.index.permitted_by_role.get(role) {
+                out.extend(set.iter().cloned());
+            }
+        }
+        out
+    }
+}
+
+fn remove<V>(
+    map: &mut BTreeMap<String, V>,
+    key: &str,
+    kind: &'static str,
+) -> Result<(), PolicyError> {
+    map.remove(key).map(|_| ()).ok_or(PolicyError::NotFound {
+        kind,
+        name: key.to_owned(),
+    })
+}
+
+fn to_document(data: &Data) -> PolicyDocument {
+    PolicyDocument {
+        allowlist: data.allowlist.clone(),
+        roles: data.roles.values().cloned().collect(),
+        scopes: data.scopes.values().cloned().collect(),
+        users: data.users.values().cloned().collect(),
+        clients: data.clients.values().cloned().collect(),
+        apis: data.apis.values().cloned().collect(),
+    }
+}
+
+impl Index {
+    fn build(data: &Data) -> Result<Self, PolicyError> {
+        let allowlist = if data.allowlist.is_empty() {
+            None
+        } else {
+            let anchored = data.allowlist.iter().map(|p| format!("^(?:{p})$"));
+            Some(RegexSet::new(anchored).map_err(|e| {
+                PolicyError::Invalid(vec![Problem::new("allowlist", e.to_string())])
+            })?)
+        };
+        let mut permitted_by_role: HashMap<String, BTreeSet<String>> = HashMap::new();
+        let mut open = BTreeSet::new();
+        // Scopes by required permission, sorted so every permission below a prefix is one range.
+        let mut by_permission: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for scope in data.scopes.values() {
+            if scope.is_open() {
+                open.insert(scope.key.clone());
+            }
+            for role in &scope.roles {
+                permitted_by_role
+                    .entry(role.clone())
+                    .or_default()
+                    .insert(scope.key.clone());
+            }
+            if let Some(p) = &scope.permission {
+                by_permission
+                    .entry(p.as_str())
+                    .or_default()
+                    .push(&scope.key);
+            }
+        }
+        for role in data.roles.values() {
+            for held in &role.permissions {
+                let below = by_permission
+                    .range(held.as_str()..)
+                    .take_while(|(required, _)| required.starts_with(held.as_str()) || held == "/")
+                    .filter(|(required, _)| covers(held, required));
+                for (_, keys) in below {
+                    let set = permitted_by_role.entry(role.name.clone()).or_default();
+                    set.extend(keys.iter().map(|k| (*k).to_owned()));
+                }
+            }
+        }
+        Ok(Self {
+            allowlist,
+            permitted_by_role,
+            open,
+        })
+    }
+}
