@@ -1,0 +1,249 @@
+//! [`TokenService`]: the entry point of the token endpoint, what the HTTP handler calls.
+//!
+//! It holds everything a request needs: the policy reader (snapshots, no mailbox), the signing
+//! key set, the secret cache, the hash pool, and the address of the
+//! [`TokenIssuer`](crate::actor::TokenIssuer) actor. The hot path, `client_credentials` with a
+//! cached secret, touches only the first three: snapshot read, HMAC, sign.
+
+use std::fmt;
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Arbiter, System};
+use arc_swap::ArcSwap;
+use scopegate_jwt::KeySet;
+use scopegate_policy_store::PolicyReader;
+
+use crate::Clock;
+use crate::actor::TokenIssuer;
+use crate::config::IssuerConfig;
+use crate::error::{StartError, TokenError};
+use crate::hash_pool::HashPool;
+use crate::messages::RevokeFamily;
+use crate::refresh::{RefreshStore, TokenHash};
+use crate::request::{Grant, TokenRequest};
+use crate::response::TokenResponse;
+use crate::secret_cache::SecretCache;
+
+/// Issues tokens. Cheap to clone (one `Arc`); every clone shares the same cache, pool and
+/// actor, so the server hands one clone to each HTTP worker.
+#[derive(Clone)]
+pub struct TokenService {
+    /// The shared state; when the last clone goes, the actor's arbiter and the pool stop.
+    inner: Arc<Inner>,
+}
+
+/// The state behind every [`TokenService`] clone.
+pub(crate) struct Inner {
+    /// Lifetimes, issuer, audience, the empty-grant rule.
+    pub(crate) config: IssuerConfig,
+    /// The current policy snapshot, read without a mailbox round trip.
+    pub(crate) policy: PolicyReader,
+    /// The signing key set; swapped as a whole on key rotation, read with one atomic load.
+    pub(crate) keys: Arc<ArcSwap<KeySet>>,
+    /// Recent successful client-secret verifications (see [`crate::secret_cache`]).
+    pub(crate) cache: SecretCache,
+    /// Where argon2 runs, off the event loop, behind a bounded queue.
+    pub(crate) pool: HashPool,
+    /// The actor that owns the refresh store.
+    pub(crate) issuer: Addr<TokenIssuer>,
+    /// Seconds since the Unix epoch; injected so tests control expiry.
+    pub(crate) clock: Clock,
+    /// The dedicated thread the actor runs on; stopped when `Inner` drops.
+    arbiter: Arbiter,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.arbiter.stop();
+    }
+}
+
+// === impl TokenService ===
+
+impl TokenService {
+    /// Starts the TokenIssuer actor (which owns `refresh_store`) on a dedicated arbiter, and
+    /// the hash pool. Must be called inside a running actix `System`.
+    pub fn start(
+        config: IssuerConfig,
+        policy: PolicyReader,
+        keys: Arc<ArcSwap<KeySet>>,
+        refresh_store: Box<dyn RefreshStore>,
+    ) -> Result<TokenService, StartError> {
+        Self::start_with_clock(
+            config,
+            policy,
+            keys,
+            refresh_store,
+            Arc::new(scopegate_jwt::unix_now),
+        )
+    }
+
+    /// [`TokenService::start`] with an injected clock.
+    pub(crate) fn start_with_clock(
+        config: IssuerConfig,
+        policy: PolicyReader,
+        keys: Arc<ArcSwap<KeySet>>,
+        refresh_store: Box<dyn RefreshStore>,
+        clock: Clock,
+    ) -> Result<TokenService, StartError> {
+        if System::try_current().is_none() {
+            return Err(StartError::NoSystem);
+        }
+        if config.hash_workers == 0 {
+            return Err(StartError::Config("hash_workers must be at least 1"));
+        }
+        if config.access_token_ttl_secs == 0 || config.refresh_token_ttl_secs == 0 {
+            return Err(StartError::Config(
+                "token lifetimes must be at least 1 second",
+            ));
+        }
+        let pool = HashPool::start(config.hash_workers, config.hash_queue)?;
+        let cache = SecretCache::new(config.secret_cache_ttl_secs, config.secret_cache_capacity)?;
+        let arbiter = Arbiter::new();
+        let actor_clock = Arc::clone(&clock);
+        let issuer = TokenIssuer::start_in_arbiter(&arbiter.handle(), move |_| {
+            TokenIssuer::new(refresh_store, actor_clock)
+        });
+        tracing::info!(
+            hash_workers = config.hash_workers,
+            hash_queue = config.hash_queue,
+            secret_cache_ttl_secs = config.secret_cache_ttl_secs,
+            "token service started"
+        );
+        Ok(TokenService {
+            inner: Arc::new(Inner {
+                config,
+                policy,
+                keys,
+                cache,
+                pool,
+                issuer,
+                clock,
+                arbiter,
+            }),
+        })
+    }
+
+    /// Answers a token request: authenticates the client, runs the grant, signs the token.
+    pub async fn token(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
+        let grant = request.grant_type().as_str();
+        let client_id = loggable(request.client_id());
+        let result = self.inner.token(request).await;
+        match &result {
+            Ok(response) => tracing::info!(
+                client_id = ?client_id,
+                grant,
+                scope = %response.scope,
+                outcome = "issued",
+                "token issued"
+            ),
+            Err(e) => tracing::info!(
+                client_id = ?client_id,
+                grant,
+                outcome = e.code(),
+                "token refused"
+            ),
+        }
+        result
+    }
+
+    /// Revokes the refresh token's whole family (RFC 7009). `false` if the token is unknown,
+    /// which the revocation endpoint still answers with 200 (RFC 7009 §2.2).
+    pub async fn revoke_refresh_token(&self, token: &str) -> Result<bool, TokenError> {
+        let hash = TokenHash::of(token);
+        let known = self
+            .inner
+            .issuer
+            .send(RevokeFamily { hash })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the token issuer actor is unavailable");
+                TokenError::TemporarilyUnavailable(
+                    "the token issuer is unavailable; retry later".to_owned(),
+                )
+            })?
+            .map_err(|e| TokenError::internal("revoking a refresh token family failed", &e))?;
+        tracing::info!(
+            known,
+            outcome = "revoked",
+            "refresh token family revocation"
+        );
+        Ok(known)
+    }
+
+    /// Credential checks waiting for a hash worker right now (a gauge for metrics).
+    pub fn hash_queue_depth(&self) -> usize {
+        self.inner.pool.queue_depth()
+    }
+
+    /// Credential checks refused with 503 because the hash queue was full, since start.
+    pub fn hash_rejections(&self) -> u64 {
+        self.inner.pool.rejections()
+    }
+
+    /// argon2 verifications run since start (cache hits do not count).
+    pub fn hash_verifications(&self) -> u64 {
+        self.inner.pool.verifications()
+    }
+
+    /// Entries in the client-secret cache (a gauge for metrics).
+    pub fn secret_cache_len(&self) -> usize {
+        self.inner.cache.len()
+    }
+
+    /// The actor's address, for tests that drive it directly.
+    #[cfg(test)]
+    pub(crate) fn issuer(&self) -> &Addr<TokenIssuer> {
+        &self.inner.issuer
+    }
+}
+
+impl fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Inner ===
+
+impl Inner {
+    async fn token(&self, request: TokenRequest) -> Result<TokenResponse, TokenError> {
+        let now = (self.clock)();
+        // One snapshot for the whole request: client, user and scopes are judged consistently.
+        let policy = self.policy.current();
+        let grant_type = request.grant_type();
+        let TokenRequest {
+            client,
+            grant,
+            scope,
+        } = request;
+        let authenticated = self.authenticate(&policy, &client, grant_type, now).await?;
+        match grant {
+            Grant::ClientCredentials => {
+                self.client_credentials(&policy, authenticated, &scope, now)
+            }
+            Grant::Password { username, password } => {
+                self.password(&policy, authenticated, &username, &password, &scope, now)
+                    .await
+            }
+            Grant::RefreshToken { refresh_token } => {
+                self.refresh(
+                    Arc::clone(&policy),
+                    authenticated,
+                    &refresh_token,
+                    scope,
+                    now,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// A client-supplied string fit for a log field: at most 64 characters (the field is
+/// Debug-escaped by the formatter, so control characters cannot forge log lines).
+fn loggable(value: &str) -> String {
+    value.chars().take(64).collect()
+}
