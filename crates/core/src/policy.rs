@@ -13,8 +13,8 @@ use crate::model::{Api, Client, Role, Scope, User};
 use crate::permission::covers;
 
 /// A policy at one version. Cheap to clone (reference counted) and never mutated: a change
-/// produces a new `Policy` with the next version.
-#[derive(Debug, Clone)]
+/// produces a new `Policy` with the next version. The default is the empty policy, version 0.
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Number of events applied since the empty policy; 0 is the empty policy.
     version: u64,
@@ -42,16 +42,6 @@ struct Index {
     permitted_by_role: HashMap<String, BTreeSet<String>>,
     /// Scopes open to every authenticated principal.
     open: BTreeSet<String>,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            version: 0,
-            data: Arc::default(),
-            index: Arc::default(),
-        }
-    }
 }
 
 impl Policy {

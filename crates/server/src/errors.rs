@@ -1,0 +1,100 @@
+//! [`ApiError`]: the only place where errors become HTTP responses.
+//!
+//! Token-endpoint errors follow RFC 6749 §5.2 (`{"error": …, "error_description": …}`, 401 with
+//! `WWW-Authenticate` for `invalid_client`, `Cache-Control: no-store`). Everything else answers
+//! with the same JSON shape so a client never has to parse HTML or an empty body.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use scopegate_token_issuer::TokenError;
+use serde::Serialize;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A token-endpoint error (RFC 6749 §5.2).
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// The request body is larger than the endpoint accepts.
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// The request is malformed in a way no endpoint-specific code covers.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No route matches the path.
+    #[error("no such endpoint")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("method not allowed; this endpoint accepts {allow}")]
+    MethodNotAllowed {
+        /// The methods the endpoint accepts, for the `Allow` header.
+        allow: &'static str,
+    },
+    /// A fault on our side; details go to the log, not to the client.
+    #[error("internal error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ApiError {
+    fn code(&self) -> &str {
+        match self {
+            Self::Token(e) => e.code(),
+            Self::PayloadTooLarge { .. } | Self::BadRequest(_) => "invalid_request",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Unexpected(_) => "server_error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Token(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let description = match self {
+            Self::Token(e) => e.description().to_owned(),
+            other => other.to_string(),
+        };
+        if let Self::Unexpected(e) = self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        if matches!(self, Self::Token(e) if e.code() == "invalid_client") {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"scopegate\", charset=\"UTF-8\""),
+            ));
+        }
+        if let Self::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        }
+        response.json(ErrorBody {
+            error: self.code(),
+            error_description: &description,
+        })
+    }
+}

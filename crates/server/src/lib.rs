@@ -1,0 +1,31 @@
+//! The `scopegate` server: configuration, startup, HTTP routes and the CLI's subcommands.
+//!
+//! The actors live in their own crates (policy store, token issuer); this crate wires them to
+//! actix-web and maps their errors to HTTP in exactly one place ([`errors`]).
+//!
+//! # Layout
+//! - [`cli`]: the clap command line.
+//! - [`settings`]: [`Settings`], layered defaults → file → `SCOPEGATE__…` environment.
+//! - [`startup`]: [`Application`]: opens the store, loads keys, starts actors, binds HTTP.
+//! - [`routes`]: one file per route group; handlers stay thin.
+//! - [`errors`]: [`errors::ApiError`], the only `ResponseError`.
+//! - [`keys`]: loading or generating the signing key.
+//! - [`limits`]: the request-head size limit (431).
+//! - [`telemetry`]: tracing setup and the request-log middleware.
+//! - [`commands`]: `hash-secret`, `keys generate`, `policy check`.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms, missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cli;
+pub mod commands;
+pub mod errors;
+pub mod keys;
+pub mod limits;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

@@ -1,0 +1,290 @@
+//! [`Settings`]: the one typed configuration struct, layered by the `config` crate.
+//!
+//! Layers, later wins: built-in defaults (the `Default` impls below), the `--config` TOML file,
+//! then environment variables `SCOPEGATE__SECTION__KEY` (e.g. `SCOPEGATE__SERVER__LISTEN`).
+//! Unknown keys in any layer are an error, so a typo never silently falls back to a default.
+//! Relative paths resolve against the directory of the config file.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use scopegate_core::EmptyGrant;
+use scopegate_jwt::Algorithm;
+use serde::Deserialize;
+
+/// Everything `scopegate serve` can be told.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// HTTP listener and limits.
+    pub server: ServerSettings,
+    /// Log format and level.
+    pub log: LogSettings,
+    /// Where the policy comes from and where changes are kept.
+    pub storage: StorageSettings,
+    /// Signing keys.
+    pub keys: KeySettings,
+    /// Token lifetimes, audience, scope-granting behaviour and the password-hash pool.
+    pub tokens: TokenSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to bind; `--listen` overrides it. Port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// The externally visible base URL; the token issuer (`iss`) and the URLs in the RFC 8414
+    /// metadata derive from it. Defaults to `http://{bound address}`.
+    pub public_url: Option<String>,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest request body accepted on form endpoints, in bytes (413 above it).
+    pub max_form_bytes: usize,
+    /// Largest JSON request body accepted, in bytes (413 above it).
+    pub max_json_bytes: usize,
+    /// Largest request line plus header fields accepted, in bytes (431 above it).
+    pub max_header_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            workers: 0,
+            max_form_bytes: 64 * 1024,
+            max_json_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+    /// A `tracing` filter directive (`info`, `scopegate=debug,actix_web=warn`); `RUST_LOG`
+    /// overrides it when set.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// The declarative policy file; it seeds the store the first time the store is empty.
+    pub policy_file: Option<PathBuf>,
+    /// Directory of the embedded database (policy events, refresh tokens, generated keys).
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            policy_file: None,
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeySettings {
+    /// Algorithm of a generated signing key (EdDSA, ES256, RS256).
+    pub algorithm: Algorithm,
+    /// PKCS#8 PEM signing key. When absent, a key is generated once and kept in
+    /// `{data_dir}/keys/signing.pem` (mode 0600) so tokens survive restarts.
+    pub signing_key_file: Option<PathBuf>,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    /// The `aud` claim of issued tokens.
+    pub audience: String,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// What a request that is granted nothing gets: the `default` scope, or `invalid_scope`.
+    pub empty_grant: EmptyGrant,
+    /// How long a verified client secret is remembered (0 disables the cache).
+    pub secret_cache_ttl_secs: u64,
+    /// Most remembered client-secret verifications.
+    pub secret_cache_capacity: usize,
+    /// Threads that run argon2id verifications; 0 means one per CPU core.
+    pub hash_workers: usize,
+    /// Verifications allowed to wait for a thread before requests get 503.
+    pub hash_queue: usize,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            audience: "scopegate".to_owned(),
+            access_token_ttl_secs: 3600,
+            refresh_token_ttl_secs: 86_400,
+            empty_grant: EmptyGrant::Default,
+            secret_cache_ttl_secs: 300,
+            secret_cache_capacity: 10_000,
+            hash_workers: 0,
+            hash_queue: 64,
+        }
+    }
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads defaults, then `file` (if any), then `SCOPEGATE__…` variables from `env`, and
+    /// resolves relative paths against the file's directory (or `base` without a file).
+    ///
+    /// `env` is passed in rather than read here so tests never mutate the process environment;
+    /// `main` passes `std::env::vars()`.
+    pub fn load(
+        file: Option<&Path>,
+        env: HashMap<String, String>,
+        base: &Path,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(SettingsError(format!(
+                    "config file {} does not exist or is not a file",
+                    file.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        let env: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("SCOPEGATE__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("SCOPEGATE")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env.into_iter().collect())),
+        );
+        let config = builder.build().map_err(|e| SettingsError(e.to_string()))?;
+        let mut settings: Settings = config
+            .try_deserialize()
+            .map_err(|e| SettingsError(e.to_string()))?;
+        let dir = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| base.to_path_buf());
+        settings.resolve_paths(&dir);
+        Ok(settings)
+    }
+
+    fn resolve_paths(&mut self, dir: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        resolve(&mut self.storage.data_dir);
+        if let Some(p) = self.storage.policy_file.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = self.keys.signing_key_file.as_mut() {
+            resolve(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_defaults_file_then_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("scopegate.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9000\"\n[storage]\npolicy_file = \"policy.toml\"\n\
+             [tokens]\naccess_token_ttl_secs = 60\n",
+        )
+        .expect("write");
+        let s = Settings::load(
+            Some(&file),
+            env(&[
+                ("SCOPEGATE__TOKENS__ACCESS_TOKEN_TTL_SECS", "120"),
+                ("SCOPEGATE__LOG__FORMAT", "json"),
+                ("OTHER", "ignored"),
+            ]),
+            Path::new("/"),
+        )
+        .expect("loads");
+        assert_eq!(s.server.listen.port(), 9000);
+        assert_eq!(s.tokens.access_token_ttl_secs, 120);
+        assert_eq!(s.tokens.refresh_token_ttl_secs, 86_400);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.storage.policy_file, Some(dir.path().join("policy.toml")));
+        assert_eq!(s.storage.data_dir, dir.path().join("data"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("scopegate.toml");
+        std::fs::write(&file, "[server]\nlisten_addr = \"127.0.0.1:9000\"\n").expect("write");
+        let err = Settings::load(Some(&file), HashMap::new(), Path::new("/")).expect_err("typo");
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+        let err = Settings::load(
+            None,
+            env(&[("SCOPEGATE__TOKENS__TTL", "5")]),
+            Path::new("/"),
+        )
+        .expect_err("unknown env key");
+        assert!(err.to_string().contains("ttl"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err = Settings::load(
+            Some(Path::new("/nonexistent/x.toml")),
+            HashMap::new(),
+            Path::new("/"),
+        )
+        .expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/x.toml"));
+    }
+}

@@ -1,0 +1,173 @@
+//! [`Application`]: builds every actor and the HTTP server from [`Settings`], on a listener that is
+//! already bound, so callers (and tests) learn the real address before serving.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use scopegate_core::PolicyDocument;
+use scopegate_jwt::KeySet;
+use scopegate_policy_store::{EmbeddedBackend, PolicyStoreHandle};
+use scopegate_token_issuer::{EmbeddedRefreshStore, IssuerConfig, TokenService};
+
+use crate::errors::ApiError;
+use crate::limits::MaxHeaderBytes;
+use crate::settings::Settings;
+use crate::{keys, limits, routes, telemetry};
+
+/// The issuer identifier (`iss`, RFC 8414 `issuer`), shared with handlers.
+#[derive(Debug, Clone)]
+pub struct Issuer(pub String);
+
+/// Request-size limits, shared with handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest form body, bytes.
+    pub max_form_bytes: usize,
+}
+
+/// A built, bound, not yet running scopegate node.
+pub struct Application {
+    /// The address the listener is bound to (the real port when 0 was asked for).
+    address: SocketAddr,
+    /// The actix-web server; runs when awaited.
+    server: Server,
+    /// Held so the policy can be read (and, later, written) by whoever holds the application.
+    policy: PolicyStoreHandle,
+}
+
+impl Application {
+    /// Opens the store, loads keys, starts the actors and binds the HTTP listener.
+    /// Must run inside an actix System (`#[actix_web::main]`, `#[actix_web::test]`).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("could not listen on {}", settings.server.listen))?;
+        let address = listener.local_addr()?;
+        let issuer = settings
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+
+        let seed = match &settings.storage.policy_file {
+            Some(path) => Some(read_policy_file(path)?),
+            None => None,
+        };
+        let backend = EmbeddedBackend::open(&settings.storage.data_dir)
+            .context("could not open the policy store")?;
+        let policy = PolicyStoreHandle::start(Box::new(backend), seed)
+            .context("could not start the policy store")?;
+        let reader = policy.reader();
+        tracing::info!(version = reader.version(), "policy loaded");
+
+        let signing = keys::load_signing_key(&settings)?;
+        tracing::info!(kid = signing.kid(), alg = %signing.algorithm(), "signing key loaded");
+        let keys = Arc::new(ArcSwap::from_pointee(KeySet::new(signing)));
+
+        let tokens = &settings.tokens;
+        let config = IssuerConfig {
+            issuer: issuer.clone(),
+            audience: tokens.audience.clone(),
+            access_token_ttl_secs: tokens.access_token_ttl_secs,
+            refresh_token_ttl_secs: tokens.refresh_token_ttl_secs,
+            empty_grant: tokens.empty_grant,
+            secret_cache_ttl_secs: tokens.secret_cache_ttl_secs,
+            secret_cache_capacity: tokens.secret_cache_capacity,
+            hash_workers: match tokens.hash_workers {
+                0 => std::thread::available_parallelism().map_or(2, usize::from),
+                n => n,
+            },
+            hash_queue: tokens.hash_queue,
+        };
+        let refresh = EmbeddedRefreshStore::open(&settings.storage.data_dir)
+            .context("could not open the refresh-token store")?;
+        let token_service =
+            TokenService::start(config, reader.clone(), keys.clone(), Box::new(refresh))
+                .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
+
+        let limits = Limits {
+            max_form_bytes: settings.server.max_form_bytes,
+        };
+        let max_json = settings.server.max_json_bytes;
+        let max_header = MaxHeaderBytes(settings.server.max_header_bytes);
+        let issuer = Issuer(issuer);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::from_fn(limits::limit_head))
+                .wrap(middleware::from_fn(telemetry::log_request))
+                .app_data(web::Data::new(max_header))
+                .app_data(web::Data::new(token_service.clone()))
+                .app_data(web::Data::new(reader.clone()))
+                .app_data(web::Data::new(keys.clone()))
+                .app_data(web::Data::new(issuer.clone()))
+                .app_data(web::Data::new(limits))
+                .app_data(json_config(max_json))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .shutdown_timeout(5);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            address,
+            server,
+            policy,
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The policy store of this node.
+    pub fn policy(&self) -> &PolicyStoreHandle {
+        &self.policy
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            let api = match &err {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError::PayloadTooLarge { limit }
+                }
+                other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+            };
+            api.into()
+        })
+}
+
+/// Reads and validates the declarative policy file.
+pub fn read_policy_file(path: &Path) -> anyhow::Result<PolicyDocument> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read policy file {}", path.display()))?;
+    let doc: PolicyDocument = toml::from_str(&text)
+        .with_context(|| format!("policy file {} is not valid", path.display()))?;
+    let problems = doc.validate();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        anyhow::bail!(
+            "policy file {} has {} problem(s):\n{}",
+            path.display(),
+            problems.len(),
+            list.join("\n")
+        );
+    }
+    Ok(doc)
+}

@@ -1,0 +1,368 @@
+//! Process-level tests of the `scopegate` binary: the CLI subcommands, and a served node that is
+//! killed with SIGKILL and restarted on the same data directory.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
+
+fn quickstart_policy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/policy.toml")
+}
+
+/// A `scopegate serve` child process; killed on drop.
+struct Node {
+    child: Child,
+    base: String,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Node {
+    fn start(config: &Path, env: &[(&str, &str)]) -> Node {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn scopegate");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read address line");
+        let base = line
+            .trim()
+            .strip_prefix("scopegate listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut all = String::new();
+            let _ = stderr.read_to_string(&mut all);
+            let _ = tx.send(all);
+        });
+        Node {
+            child,
+            base,
+            stderr: rx,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILLs the process (no graceful shutdown) and returns what it logged.
+    fn kill(mut self) -> String {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+        self.stderr
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(quickstart_policy(), dir.path().join("policy.toml")).expect("copy policy");
+    let config = dir.path().join("scopegate.toml");
+    std::fs::write(
+        &config,
+        format!("[storage]\npolicy_file = \"policy.toml\"\ndata_dir = \"data\"\n{extra}"),
+    )
+    .expect("config");
+    (dir, config)
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+fn token(node: &Node, form: &[(&str, &str)]) -> Value {
+    let resp = client()
+        .post(node.url("/oauth2/token"))
+        .basic_auth("shopping-app", Some("shopping-secret"))
+        .form(form)
+        .send()
+        .expect("token request");
+    assert_eq!(resp.status(), 200);
+    resp.json().expect("json")
+}
+
+#[test]
+fn a_killed_node_restarts_with_its_keys_and_refresh_tokens() {
+    let (dir, config) = config_dir("");
+    let node = Node::start(&config, &[]);
+    let first = token(
+        &node,
+        &[
+            ("grant_type", "password"),
+            ("username", "harry"),
+            ("password", "harry123"),
+            ("scope", "item_view"),
+        ],
+    );
+    let jwks_before: Value = client()
+        .get(node.url("/oauth2/jwks"))
+        .send()
+        .expect("jwks")
+        .json()
+        .expect("json");
+    node.kill();
+
+    // The data directory holds the embedded store and the generated key; started again from
+    // another working directory, the node finds them through the config file's directory.
+    assert!(dir.path().join("data/keys/signing.pem").is_file());
+    let node = Node::start(&config, &[]);
+    let jwks_after: Value = client()
+        .get(node.url("/oauth2/jwks"))
+        .send()
+        .expect("jwks")
+        .json()
+        .expect("json");
+    assert_eq!(
+        jwks_before, jwks_after,
+        "the signing key survives a restart"
+    );
+    let ready: Value = client()
+        .get(node.url("/readyz"))
+        .send()
+        .expect("readyz")
+        .json()
+        .expect("json");
+    assert_eq!(
+        ready["policy_version"], 1,
+        "the policy file seeds the store once"
+    );
+    let refreshed = token(
+        &node,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                first["refresh_token"].as_str().expect("rt"),
+            ),
+        ],
+    );
+    assert_eq!(refreshed["scope"], "item_view");
+}
+
+#[test]
+fn logs_never_contain_passwords_secrets_or_tokens() {
+    let (_dir, config) = config_dir("[log]\nlevel = \"trace\"\nformat = \"json\"\n");
+    let node = Node::start(&config, &[("RUST_LOG", "trace")]);
+    let issued = token(
+        &node,
+        &[
+            ("grant_type", "password"),
+            ("username", "alex"),
+            ("password", "alex123"),
+            ("scope", "item_view"),
+        ],
+    );
+    let refreshed = token(
+        &node,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                issued["refresh_token"].as_str().expect("rt"),
+            ),
+        ],
+    );
+    // A failed attempt with a wrong secret must not log that secret either.
+    let _ = client()
+        .post(node.url("/oauth2/token"))
+        .basic_auth("shopping-app", Some("wrong-secret-xyz"))
+        .form(&[("grant_type", "client_credentials")])
+        .send();
+    let logs = node.kill();
+    assert!(
+        logs.contains("listening"),
+        "the node logged something: {logs}"
+    );
+    for secret in [
+        "alex123",
+        "shopping-secret",
+        "wrong-secret-xyz",
+        issued["access_token"].as_str().expect("at"),
+        issued["refresh_token"].as_str().expect("rt"),
+        refreshed["access_token"].as_str().expect("at"),
+        refreshed["refresh_token"].as_str().expect("rt"),
+    ] {
+        assert!(!logs.contains(secret), "the log contains a secret");
+    }
+}
+
+#[test]
+fn a_corrupt_data_directory_stops_startup_with_a_clear_error() {
+    let (dir, config) = config_dir("");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("data/policy.redb"),
+        b"this is not a database",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("policy.redb"), "{stderr}");
+    // Nothing was overwritten.
+    assert_eq!(
+        std::fs::read(dir.path().join("data/policy.redb")).expect("read"),
+        b"this is not a database"
+    );
+}
+
+#[test]
+fn unknown_configuration_keys_stop_startup() {
+    let (_dir, config) = config_dir("[server]\nlisten_adress = \"127.0.0.1:0\"\n");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_adress"));
+    let (_dir, config) = config_dir("");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("SCOPEGATE__SERVER__NOPE", "1")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+#[test]
+fn policy_check_prints_each_problem_with_its_place() {
+    let ok = Command::new(BIN)
+        .args(["policy", "check"])
+        .arg(quickstart_policy())
+        .output()
+        .expect("run");
+    assert!(ok.status.success());
+    assert!(
+        String::from_utf8_lossy(&ok.stdout)
+            .contains("ok (6 roles, 7 scopes, 7 users, 2 clients, 3 APIs")
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[roles]]\nname = \"manager\"\n[[scopes]]\nkey = \"item_add\"\nroles = [\"Manager\"]\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("scopes[0] \"item_add\".roles[0]"), "{text}");
+    assert!(text.contains("did you mean \"manager\""), "{text}");
+
+    std::fs::write(&bad, "[[roles]\nname = 1\n").expect("write");
+    let out = Command::new(BIN)
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("line 1"),
+        "syntax errors say where"
+    );
+}
+
+#[test]
+fn hash_secret_prints_an_argon2id_hash() {
+    let mut child = Command::new(BIN)
+        .arg("hash-secret")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"s3cret\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).expect("utf8");
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    assert!(!hash.contains("s3cret"));
+
+    let out = Command::new(BIN)
+        .arg("hash-secret")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "an empty secret is refused");
+}
+
+#[test]
+fn keys_generate_writes_a_private_key_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for alg in ["EdDSA", "ES256", "RS256"] {
+        let path = dir.path().join(format!("{alg}.pem"));
+        let out = Command::new(BIN)
+            .args(["keys", "generate", "--alg", alg, "--out"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pem = std::fs::read_to_string(&path).expect("key file");
+        assert!(pem.contains("PRIVATE KEY"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = Command::new(BIN)
+            .args(["keys", "generate", "--alg", alg, "--out"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        assert!(
+            !again.status.success(),
+            "an existing key is never overwritten"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["keys", "generate", "--alg", "HS256"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+}

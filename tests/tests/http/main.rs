@@ -1,0 +1,7 @@
+//! HTTP tests against a real scopegate node listening on a free port. One binary, many modules.
+
+mod endpoints;
+mod errors;
+mod jwks;
+mod refresh;
+mod seeds;
