@@ -202,6 +202,7 @@ impl Settings {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_else(|| base.to_path_buf());
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         settings.resolve_paths(&dir);
         Ok(settings)
     }
