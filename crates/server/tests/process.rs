@@ -366,3 +366,65 @@ fn keys_generate_writes_a_private_key_once() {
         .expect("run");
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_configured_key_file_signs_the_tokens() {
+    let (dir, config) = config_dir("[keys]\nsigning_key_file = \"keys/rs256.pem\"\n");
+    let out = Command::new(BIN)
+        .args(["keys", "generate", "--alg", "RS256", "--out"])
+        .arg(dir.path().join("keys/rs256.pem"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let node = Node::start(&config, &[]);
+    let issued = token(
+        &node,
+        &[
+            ("grant_type", "password"),
+            ("username", "paul"),
+            ("password", "paul123"),
+            ("scope", "order_add"),
+        ],
+    );
+    let jwks: Value = client()
+        .get(node.url("/oauth2/jwks"))
+        .send()
+        .expect("jwks")
+        .json()
+        .expect("json");
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
+    use base64::Engine;
+    let header = issued["access_token"]
+        .as_str()
+        .expect("at")
+        .split('.')
+        .next()
+        .expect("header");
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], key["kid"]);
+    // No key was generated into the data directory: the configured file is the key.
+    assert!(!dir.path().join("data/keys/signing.pem").exists());
+
+    // A configured key file that does not exist stops startup, naming it.
+    let (_dir, config) = config_dir("[keys]\nsigning_key_file = \"missing.pem\"\n");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pem"));
+}
