@@ -4,12 +4,14 @@
 //! # Layout
 //! - [`TestApp`] / [`spawn_app`]: one in-process node per test (port 0, fresh temp dir).
 //! - [`quickstart_policy`]: the path of the shipped quickstart policy the tests run against.
+//! - [`nginx`]: a real nginx from the shipped `deploy/edge/nginx` recipe, on a free port.
 //! - [`jwt`]: an independent EdDSA JWT verifier (ed25519-dalek), so tokens are checked by code
 //!   that shares nothing with the signer.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
 pub mod jwt;
+pub mod nginx;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -68,9 +70,20 @@ impl TestApp {
 
     /// POSTs a raw form body to the token endpoint with an optional Authorization header.
     pub async fn token_raw(&self, body: &str, authorization: Option<&str>) -> reqwest::Response {
+        self.token_raw_to("/oauth2/token", body, authorization)
+            .await
+    }
+
+    /// POSTs a raw form body to `path` with an optional Authorization header.
+    pub async fn token_raw_to(
+        &self,
+        path: &str,
+        body: &str,
+        authorization: Option<&str>,
+    ) -> reqwest::Response {
         let mut req = self
             .client
-            .post(self.url("/oauth2/token"))
+            .post(self.url(path))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body.to_owned());
         if let Some(a) = authorization {

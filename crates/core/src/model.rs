@@ -136,7 +136,8 @@ pub struct Api {
     /// Whether `/{context}/{resource}` (without the version) also reaches this version.
     #[serde(default)]
     pub default_version: bool,
-    /// API-global scopes, required in addition to the resource's own.
+    /// API-global scopes, added to every resource's required list: with `any_of` one of them
+    /// alone reaches every resource of the API; with `all_of` they are needed as well.
     #[serde(default)]
     pub scopes: Vec<String>,
     /// The resources of the API.

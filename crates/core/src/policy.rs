@@ -9,6 +9,7 @@ use regex::RegexSet;
 use crate::document::PolicyDocument;
 use crate::error::{PolicyError, Problem};
 use crate::event::PolicyEvent;
+use crate::matching::{PathError, RouteMatch, Routes};
 use crate::model::{Api, Client, Role, Scope, User};
 use crate::permission::covers;
 
@@ -42,6 +43,8 @@ struct Index {
     permitted_by_role: HashMap<String, BTreeSet<String>>,
     /// Scopes open to every authenticated principal.
     open: BTreeSet<String>,
+    /// Every resource of every API in one radix tree, for [`Policy::match_request`].
+    routes: Routes,
 }
 
 impl Policy {
@@ -208,6 +211,13 @@ impl Policy {
         }
         out
     }
+
+    /// Matches a request; `path` is the raw request target (may contain a query string). Costs
+    /// the same with 10 or 50,000 resources (radix tree, never a scan). A path with no canonical
+    /// form is an error and must be refused; see [`crate::matching`] for the rules.
+    pub fn match_request(&self, method: &str, path: &str) -> Result<RouteMatch, PathError> {
+        self.index.routes.lookup(method, path)
+    }
 }
 
 fn remove<V>(
@@ -275,10 +285,12 @@ impl Index {
                 }
             }
         }
+        let routes = Routes::build(data.apis.values()).map_err(PolicyError::Invalid)?;
         Ok(Self {
             allowlist,
             permitted_by_role,
             open,
+            routes,
         })
     }
 }

@@ -61,7 +61,8 @@
 //! - `keyset`: [`KeySet`], the signing key plus verify-only keys by `kid`; the JWKS.
 //! - `jwk`: [`Jwk`] / [`Jwks`] (RFC 7517) and the RFC 7638 thumbprint.
 //! - `claims`: [`AccessTokenClaims`] and [`Audience`] (RFC 9068 §2.2).
-//! - `verify`: [`Verifier`], the ordered checks a token must pass.
+//! - `verify`: [`Verifier`], the ordered checks a token must pass, over a [`KeySet`]
+//!   or over public keys only ([`Verifier::from_keys`], for resource servers).
 //! - `jws`: compact serialization: the header written, strict splitting and base64url.
 //! - `pkcs8`: PEM armour and key-type detection for PKCS#8 private keys.
 //! - `error`: [`JwtError`] (keys, signing) and [`VerifyError`] (tokens, client-safe messages).

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::claims::AccessTokenClaims;
 use crate::error::VerifyError;
 use crate::jws::{self, ACCESS_TOKEN_TYP};
+use crate::keys::VerifyingKey;
 use crate::keyset::KeySet;
 
 /// Verifies access tokens against a key set, an issuer and an audience.
@@ -19,16 +20,40 @@ use crate::keyset::KeySet;
 /// 6. `iss`, `aud` (string or array), `exp`, `nbf` against the caller's `now`.
 ///
 /// Time comes from the caller, never from the clock, so tests and replays are exact.
+///
+/// The keys are either the issuer's own [`KeySet`] ([`Verifier::new`]) or
+/// public keys only ([`Verifier::from_keys`]), as a resource server that
+/// fetched the JWKS holds them.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     /// Keys looked up by the header's `kid`.
-    keys: Arc<KeySet>,
+    keys: Keys,
     /// The only accepted `iss`.
     issuer: String,
     /// Must appear in `aud`.
     audience: String,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     leeway_secs: u64,
+}
+
+/// Where a [`Verifier`] finds the key named by a token's `kid`.
+#[derive(Clone, Debug)]
+enum Keys {
+    /// The issuer's key set: the signing key's public half and verify-only keys.
+    Signing(Arc<KeySet>),
+    /// Public keys only, unique by `kid` (a handful, so a linear scan).
+    VerifyOnly(Arc<[VerifyingKey]>),
+}
+
+// === impl Keys ===
+
+impl Keys {
+    fn get(&self, kid: &str) -> Option<&VerifyingKey> {
+        match self {
+            Keys::Signing(set) => set.get(kid),
+            Keys::VerifyOnly(keys) => keys.iter().find(|k| k.kid() == kid),
+        }
+    }
 }
 
 // === impl Verifier ===
@@ -43,7 +68,31 @@ impl Verifier {
         leeway_secs: u64,
     ) -> Verifier {
         Verifier {
-            keys,
+            keys: Keys::Signing(keys),
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway_secs,
+        }
+    }
+
+    /// A verifier over public keys only, for a resource server that holds no
+    /// signing key (for example keys parsed from a JWKS with
+    /// [`VerifyingKey::from_jwk`]). When several keys share a `kid`, the
+    /// first one is kept and the others are ignored.
+    pub fn from_keys(
+        keys: impl IntoIterator<Item = VerifyingKey>,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        leeway_secs: u64,
+    ) -> Verifier {
+        let mut unique: Vec<VerifyingKey> = Vec::new();
+        for key in keys {
+            if unique.iter().all(|k| k.kid() != key.kid()) {
+                unique.push(key);
+            }
+        }
+        Verifier {
+            keys: Keys::VerifyOnly(unique.into()),
             issuer: issuer.into(),
             audience: audience.into(),
             leeway_secs,

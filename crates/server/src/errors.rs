@@ -98,3 +98,68 @@ impl ResponseError for ApiError {
         })
     }
 }
+
+/// The answer to a request the scope validator allowed: 200, with the principal in headers the
+/// proxy can hand to the upstream (`X-Scopegate-Subject`, `X-Scopegate-Client-Id`,
+/// `X-Scopegate-Scopes`).
+pub fn allow_response(principal: &scopegate_scope_validator::Principal) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    for (name, value) in [
+        ("x-scopegate-subject", principal.subject.clone()),
+        ("x-scopegate-client-id", principal.client_id.clone()),
+        ("x-scopegate-scopes", principal.scopes.join(" ")),
+    ] {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            response.insert_header((name, value));
+        }
+    }
+    response
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish()
+}
+
+/// The answer to a request the scope validator denied (RFC 6750 §3): 401 `invalid_token`, 403
+/// `insufficient_scope` naming the required scopes, 403 `access_denied`, or 400, each with a
+/// JSON body saying what was required and what the token had.
+pub fn deny_response(deny: &scopegate_scope_validator::Deny) -> HttpResponse {
+    let status = StatusCode::from_u16(deny.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut challenge = format!(
+        "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
+        quoted(deny.error),
+        quoted(&deny.description)
+    );
+    if deny.error == "insufficient_scope" {
+        challenge.push_str(&format!(", scope=\"{}\"", quoted(&deny.required.join(" "))));
+    }
+    let mut response = HttpResponse::build(status);
+    if deny.error != "access_denied" {
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+    }
+    response
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(deny_body(deny))
+}
+
+/// The JSON of a denial: `error`, `error_description`, `required`, `granted`, and the `api` that
+/// claimed the path when one did.
+pub fn deny_body(deny: &scopegate_scope_validator::Deny) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "error": deny.error,
+        "error_description": deny.description,
+        "required": deny.required,
+        "granted": deny.granted,
+    });
+    if let Some(api) = &deny.api {
+        body["api"] = serde_json::json!(api);
+    }
+    body
+}
+
+/// Text fit for a quoted-string in a header: no quotes, backslashes or control characters.
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}

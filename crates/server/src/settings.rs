@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use scopegate_core::EmptyGrant;
 use scopegate_jwt::Algorithm;
+use scopegate_scope_validator::ValidatorSettings;
 use serde::Deserialize;
 
 /// Everything `scopegate serve` can be told.
@@ -27,6 +28,8 @@ pub struct Settings {
     pub keys: KeySettings,
     /// Token lifetimes, audience, scope-granting behaviour and the password-hash pool.
     pub tokens: TokenSettings,
+    /// Token validation for the check, decide and introspection endpoints.
+    pub validation: ValidatorSettings,
 }
 
 /// `[server]`

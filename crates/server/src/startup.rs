@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use scopegate_core::PolicyDocument;
 use scopegate_jwt::KeySet;
 use scopegate_policy_store::{EmbeddedBackend, PolicyStoreHandle};
+use scopegate_scope_validator::{EmbeddedRevocationStore, ScopeValidator, ValidatorConfig};
 use scopegate_token_issuer::{EmbeddedRefreshStore, IssuerConfig, TokenService};
 
 use crate::errors::ApiError;
@@ -89,6 +90,20 @@ impl Application {
             TokenService::start(config, reader.clone(), keys.clone(), Box::new(refresh))
                 .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
 
+        let revocations = EmbeddedRevocationStore::open(&settings.storage.data_dir)
+            .map_err(|e| anyhow::anyhow!("could not open the revocation store: {e}"))?;
+        let validator = ScopeValidator::start(
+            ValidatorConfig {
+                issuer: issuer.clone(),
+                audience: tokens.audience.clone(),
+                settings: settings.validation.clone(),
+            },
+            reader.clone(),
+            keys.clone(),
+            Box::new(revocations),
+        )
+        .map_err(|e| anyhow::anyhow!("could not start the scope validator: {e}"))?;
+
         let limits = Limits {
             max_form_bytes: settings.server.max_form_bytes,
         };
@@ -101,6 +116,7 @@ impl Application {
                 .wrap(middleware::from_fn(telemetry::log_request))
                 .app_data(web::Data::new(max_header))
                 .app_data(web::Data::new(token_service.clone()))
+                .app_data(web::Data::new(validator.clone()))
                 .app_data(web::Data::new(reader.clone()))
                 .app_data(web::Data::new(keys.clone()))
                 .app_data(web::Data::new(issuer.clone()))

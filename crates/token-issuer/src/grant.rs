@@ -31,7 +31,7 @@ struct Principal<'a> {
 // === impl Inner ===
 
 impl Inner {
-    /// Authenticates the client and checks it may use `grant`.
+    /// Authenticates the client and, when `grant` is given, checks it may use it.
     ///
     /// A cached verification (see [`crate::secret_cache`]) skips argon2; otherwise the secret
     /// is verified in the hash pool. An unknown client still costs one (dummy) verification.
@@ -39,7 +39,7 @@ impl Inner {
         &self,
         policy: &'p Policy,
         creds: &ClientCredentials,
-        grant: GrantType,
+        grant: Option<GrantType>,
         now: u64,
     ) -> Result<&'p Client, TokenError> {
         let client = policy.client(&creds.id);
@@ -68,7 +68,9 @@ impl Inner {
             Some(c) if verified && c.enabled => c,
             _ => return Err(TokenError::client("client authentication failed")),
         };
-        if !client.grant_types.contains(&grant) {
+        if let Some(grant) = grant
+            && !client.grant_types.contains(&grant)
+        {
             return Err(TokenError::UnauthorizedClient(format!(
                 "the client may not use the {} grant",
                 grant.as_str()

@@ -57,7 +57,7 @@ pub use refresh::{
     Decide, EmbeddedRefreshStore, RefreshRecord, RefreshStore, Rotate, RotateOutcome, StoreError,
     TokenHash,
 };
-pub use request::TokenRequest;
+pub use request::{ClientRequest, TokenRequest};
 pub use response::TokenResponse;
 pub use service::TokenService;
 

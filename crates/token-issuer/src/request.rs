@@ -18,7 +18,7 @@ const BASIC: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The parameters the token endpoint reads; any other parameter is ignored (RFC 6749 §3.2).
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 9] = [
     "grant_type",
     "scope",
     "username",
@@ -26,6 +26,8 @@ const KNOWN: [&str; 7] = [
     "refresh_token",
     "client_id",
     "client_secret",
+    "token",
+    "token_type_hint",
 ];
 
 /// A checked token request: who the client claims to be, which grant, which scopes.
@@ -125,6 +127,58 @@ impl TokenRequest {
     /// The requested scopes (empty when `scope` was absent).
     pub fn scope(&self) -> &ScopeRequest {
         &self.scope
+    }
+}
+
+/// A client-authenticated request about a token: introspection (RFC 7662) or revocation
+/// (RFC 7009). Same client authentication rules as the token endpoint.
+#[derive(Clone)]
+pub struct ClientRequest {
+    /// Who the client claims to be, and its secret.
+    pub(crate) client: ClientCredentials,
+    /// The token the request is about.
+    token: String,
+    /// `access_token` or `refresh_token`, when the client says which (a hint only).
+    token_type_hint: Option<String>,
+}
+
+impl ClientRequest {
+    /// Parses the form body and the `Authorization` header. `token` is required.
+    pub fn parse(form_body: &[u8], authorization: Option<&str>) -> Result<Self, TokenError> {
+        let mut params = Params::parse(form_body)?;
+        let client = client_credentials(
+            authorization,
+            params.take("client_id"),
+            params.take("client_secret"),
+        )?;
+        let token = params.require("token")?;
+        Ok(Self {
+            client,
+            token,
+            token_type_hint: params.take("token_type_hint"),
+        })
+    }
+
+    /// The token the request is about.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The client's hint about the token's type.
+    pub fn token_type_hint(&self) -> Option<&str> {
+        self.token_type_hint.as_deref()
+    }
+}
+
+/// Shows the client id and the hint; the secret and the token are redacted.
+impl fmt::Debug for ClientRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRequest")
+            .field("client_id", &self.client.id)
+            .field("client_secret", &"<redacted>")
+            .field("token", &"<redacted>")
+            .field("token_type_hint", &self.token_type_hint)
+            .finish()
     }
 }
 

@@ -202,3 +202,25 @@ fn form_decode_is_strict() {
     assert_eq!(form_decode("%g0"), None);
     assert_eq!(form_decode("%c3"), None);
 }
+
+mod client_request {
+    use crate::request::ClientRequest;
+
+    #[test]
+    fn needs_a_token_and_one_client_authentication() {
+        let basic = "Basic c2hvcHBpbmctYXBwOnNob3BwaW5nLXNlY3JldA==";
+        let r = ClientRequest::parse(b"token=abc&token_type_hint=access_token", Some(basic))
+            .expect("valid");
+        assert_eq!(r.token(), "abc");
+        assert_eq!(r.token_type_hint(), Some("access_token"));
+        assert!(!format!("{r:?}").contains("abc"), "the token is redacted");
+        assert!(!format!("{r:?}").contains("shopping-secret"));
+        let e = ClientRequest::parse(b"token_type_hint=access_token", Some(basic))
+            .expect_err("no token");
+        assert_eq!(e.code(), "invalid_request");
+        let e = ClientRequest::parse(b"token=a&token=b", Some(basic)).expect_err("twice");
+        assert_eq!(e.code(), "invalid_request");
+        let e = ClientRequest::parse(b"token=a", None).expect_err("no client");
+        assert_eq!(e.code(), "invalid_client");
+    }
+}

@@ -20,7 +20,7 @@ use crate::error::{StartError, TokenError};
 use crate::hash_pool::HashPool;
 use crate::messages::RevokeFamily;
 use crate::refresh::{RefreshStore, TokenHash};
-use crate::request::{Grant, TokenRequest};
+use crate::request::{ClientRequest, Grant, TokenRequest};
 use crate::response::TokenResponse;
 use crate::secret_cache::SecretCache;
 
@@ -147,6 +147,18 @@ impl TokenService {
         result
     }
 
+    /// Authenticates the client of an introspection or revocation request (the same rules, cache
+    /// and hash pool as the token endpoint) and returns its client id.
+    pub async fn authenticate_client(&self, request: &ClientRequest) -> Result<String, TokenError> {
+        let now = (self.inner.clock)();
+        let policy = self.inner.policy.current();
+        let client = self
+            .inner
+            .authenticate(&policy, &request.client, None, now)
+            .await?;
+        Ok(client.client_id.clone())
+    }
+
     /// Revokes the refresh token's whole family (RFC 7009). `false` if the token is unknown,
     /// which the revocation endpoint still answers with 200 (RFC 7009 §2.2).
     pub async fn revoke_refresh_token(&self, token: &str) -> Result<bool, TokenError> {
@@ -219,7 +231,9 @@ impl Inner {
             grant,
             scope,
         } = request;
-        let authenticated = self.authenticate(&policy, &client, grant_type, now).await?;
+        let authenticated = self
+            .authenticate(&policy, &client, Some(grant_type), now)
+            .await?;
         match grant {
             Grant::ClientCredentials => {
                 self.client_credentials(&policy, authenticated, &scope, now)

@@ -73,6 +73,70 @@ fn verifies_with_a_key_rebuilt_from_its_jwk() {
 }
 
 #[test]
+fn verify_only_keys_from_a_jwks_check_every_claim() {
+    let signers: Vec<SigningKey> = Algorithm::ALL.into_iter().map(key).collect();
+    let json = serde_json::to_string(&Jwks {
+        keys: signers.iter().map(|k| k.verifying_key().to_jwk()).collect(),
+    })
+    .unwrap();
+    let jwks: Jwks = serde_json::from_str(&json).unwrap();
+    let keys = jwks
+        .keys
+        .iter()
+        .map(|jwk| VerifyingKey::from_jwk(jwk).unwrap());
+    let verifier = Verifier::from_keys(keys, ISSUER, AUDIENCE, LEEWAY);
+    for signer in &signers {
+        let token = signer.sign(&claims()).unwrap();
+        assert_eq!(
+            verifier.verify(&token, NOW),
+            Ok(claims()),
+            "{}",
+            signer.algorithm()
+        );
+        assert_eq!(
+            verifier.verify(&token, NOW + 300 + LEEWAY + 1),
+            Err(VerifyError::Expired)
+        );
+    }
+    let wrong_audience = Verifier::from_keys(
+        signers.iter().map(SigningKey::verifying_key),
+        ISSUER,
+        "other-api",
+        LEEWAY,
+    );
+    let token = signers[0].sign(&claims()).unwrap();
+    assert_eq!(
+        wrong_audience.verify(&token, NOW),
+        Err(VerifyError::WrongAudience)
+    );
+    let stranger = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    assert_eq!(
+        verifier.verify(&stranger.sign(&claims()).unwrap(), NOW),
+        Err(VerifyError::UnknownKey)
+    );
+}
+
+#[test]
+fn verify_only_keys_keep_the_first_key_of_a_repeated_kid() {
+    let genuine = key(Algorithm::EdDSA);
+    let impostor = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let mut renamed = impostor.verifying_key().to_jwk();
+    renamed.kid = genuine.kid().to_owned();
+    let renamed = VerifyingKey::from_jwk(&renamed).unwrap();
+    let verifier =
+        Verifier::from_keys([genuine.verifying_key(), renamed], ISSUER, AUDIENCE, LEEWAY);
+    assert_eq!(
+        verifier.verify(&genuine.sign(&claims()).unwrap(), NOW),
+        Ok(claims())
+    );
+    let forged = forge(&impostor, header("EdDSA", genuine.kid()), &payload());
+    assert_eq!(
+        verifier.verify(&forged, NOW),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
 fn missing_kid() {
     let key = key(Algorithm::EdDSA);
     let token = forge(

@@ -1,9 +1,13 @@
 //! HTTP routes. Handlers are thin: extract, call a service, map the answer.
 //!
-//! One file per route group: [`token`] (`POST /oauth2/token`), [`jwks`] (`/oauth2/jwks`,
-//! `/.well-known/jwks.json`), [`metadata`] (RFC 8414), [`health`] (`/healthz`, `/readyz`).
+//! One file per route group: [`token`] (`POST /oauth2/token`), [`introspect`] (RFC 7662
+//! introspection and RFC 7009 revocation), [`authz`] (`/authz/check`, `/authz/envoy/…`,
+//! `/authz/v1/decide`), [`jwks`] (`/oauth2/jwks`, `/.well-known/jwks.json`), [`metadata`]
+//! (RFC 8414), [`health`] (`/healthz`, `/readyz`).
 
+pub mod authz;
 pub mod health;
+pub mod introspect;
 pub mod jwks;
 pub mod metadata;
 pub mod token;
@@ -22,6 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 Err::<(), _>(ApiError::MethodNotAllowed { allow: "POST" })
             })),
     )
+    .service(post_only("/oauth2/introspect", introspect::introspect))
+    .service(post_only("/oauth2/revoke", introspect::revoke))
+    .service(post_only("/authz/v1/decide", authz::decide))
+    .route("/authz/check", web::to(authz::check))
+    .route("/authz/envoy", web::to(authz::envoy))
+    .route("/authz/envoy/{tail:.*}", web::to(authz::envoy))
     .service(get_only("/oauth2/jwks", jwks::jwks))
     .service(get_only("/.well-known/jwks.json", jwks::jwks))
     .service(get_only(
@@ -30,6 +40,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))
     .service(get_only("/healthz", health::healthz))
     .service(get_only("/readyz", health::readyz));
+}
+
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(|| async {
+            Err::<(), _>(ApiError::MethodNotAllowed { allow: "POST" })
+        }))
 }
 
 fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
@@ -75,4 +98,36 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// The body and `Authorization` header of an `application/x-www-form-urlencoded` request (the
+/// token, introspection and revocation endpoints); other content types are `invalid_request`.
+pub async fn form_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<(web::Bytes, Option<&str>), ApiError> {
+    use actix_web::http::header;
+    use scopegate_token_issuer::TokenError;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        let shown: String = media_type.chars().take(64).collect();
+        return Err(TokenError::InvalidRequest(format!(
+            "the request body must be application/x-www-form-urlencoded, not {shown:?}"
+        ))
+        .into());
+    }
+    let body = read_body(req, payload, limit).await?;
+    let authorization = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            TokenError::InvalidClient("the Authorization header is not valid text".to_owned())
+        })?),
+    };
+    Ok((body, authorization))
 }

@@ -1,0 +1,107 @@
+//! `POST /oauth2/introspect` (RFC 7662) and `POST /oauth2/revoke` (RFC 7009): client-
+//! authenticated requests about a token.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use scopegate_jwt::unix_now;
+use scopegate_scope_validator::ScopeValidator;
+use scopegate_token_issuer::{ClientRequest, TokenError, TokenService};
+use serde_json::json;
+
+use crate::errors::ApiError;
+use crate::routes::form_body;
+use crate::startup::Limits;
+
+async fn client_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &Limits,
+    tokens: &TokenService,
+) -> Result<(ClientRequest, String), ApiError> {
+    let (body, authorization) = form_body(req, payload, limits.max_form_bytes).await?;
+    let request = ClientRequest::parse(&body, authorization)?;
+    let client_id = tokens.authenticate_client(&request).await?;
+    Ok((request, client_id))
+}
+
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+    builder
+}
+
+/// Introspection: everything scopegate knows about an active access token, or exactly
+/// `{"active": false}` for anything else (expired, revoked, foreign, garbage, refresh tokens).
+pub async fn introspect(
+    req: HttpRequest,
+    payload: web::Payload,
+    limits: web::Data<Limits>,
+    tokens: web::Data<TokenService>,
+    validator: web::Data<ScopeValidator>,
+) -> Result<HttpResponse, ApiError> {
+    let (request, _client) = client_request(&req, payload, &limits, &tokens).await?;
+    let body = match validator.authenticate(request.token(), unix_now()) {
+        Ok(principal) => {
+            let c = &principal.claims;
+            let mut body = json!({
+                "active": true,
+                "scope": c.scope,
+                "client_id": c.client_id,
+                "sub": c.sub,
+                "exp": c.exp,
+                "iat": c.iat,
+                "nbf": c.nbf,
+                "jti": c.jti,
+                "iss": c.iss,
+                "aud": c.aud,
+                "token_type": "Bearer",
+            });
+            if let Some(username) = &c.username {
+                body["username"] = json!(username);
+            }
+            body
+        }
+        Err(_) => json!({ "active": false }),
+    };
+    Ok(no_store(HttpResponse::Ok()).json(body))
+}
+
+/// Revocation: an access token goes into the revocation set until it expires; a refresh token
+/// takes its whole family with it. Unknown or already invalid tokens are answered 200 as
+/// RFC 7009 §2.2 requires.
+pub async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    limits: web::Data<Limits>,
+    tokens: web::Data<TokenService>,
+    validator: web::Data<ScopeValidator>,
+) -> Result<HttpResponse, ApiError> {
+    let (request, client_id) = client_request(&req, payload, &limits, &tokens).await?;
+    let token = request.token();
+    let access = if request.token_type_hint() == Some("refresh_token") {
+        None
+    } else {
+        validator.authenticate(token, unix_now()).ok()
+    };
+    match access {
+        Some(principal) => {
+            if principal.client_id != client_id {
+                return Err(TokenError::UnauthorizedClient(
+                    "the token was not issued to this client".to_owned(),
+                )
+                .into());
+            }
+            let claims = &principal.claims;
+            validator
+                .revoke(claims.jti.clone(), claims.exp)
+                .await
+                .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("revocation failed: {e}")))?;
+        }
+        None => {
+            // Not a live access token: a refresh token, or nothing we know.
+            tokens.revoke_refresh_token(token).await?;
+        }
+    }
+    Ok(no_store(HttpResponse::Ok()).finish())
+}
