@@ -38,7 +38,7 @@ base=$(sed -n 's/^scopegate listening on //p' "$tmp/out")
 
 # A few hundred distinct access tokens (inventory-service holds order_view through its role).
 for _ in $(seq "$TOKENS_N"); do
-  curl -s -u inventory-service:inventory-secret -d grant_type=client_credentials \
+  curl -s -w '\n' -u inventory-service:inventory-secret -d grant_type=client_credentials \
     -d scope=order_view "$base/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
 done >"$tmp/tokens"
 [ "$(wc -l <"$tmp/tokens")" -eq "$TOKENS_N" ] || { echo "could not issue the tokens" >&2; exit 1; }
