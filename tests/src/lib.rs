@@ -68,6 +68,18 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// GETs `path` and parses the JSON answer (any status).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json body")
+    }
+
     /// POSTs a raw form body to the token endpoint with an optional Authorization header.
     pub async fn token_raw(&self, body: &str, authorization: Option<&str>) -> reqwest::Response {
         self.token_raw_to("/oauth2/token", body, authorization)

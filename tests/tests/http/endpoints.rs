@@ -7,14 +7,8 @@ use serde_json::Value;
 async fn rfc_8414_metadata_points_at_the_real_endpoints() {
     let app = spawn_app().await;
     let meta: Value = app
-        .client
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .expect("metadata")
-        .json()
-        .await
-        .expect("json");
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["issuer"], app.url(""));
     assert_eq!(meta["token_endpoint"], app.url("/oauth2/token"));
     assert_eq!(meta["jwks_uri"], app.url("/oauth2/jwks"));
@@ -52,15 +46,7 @@ async fn health_and_readiness() {
         .await
         .expect("healthz");
     assert_eq!(resp.status(), 200);
-    let ready: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let ready: Value = app.get_json("/readyz").await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["policy_version"], 1);
 }

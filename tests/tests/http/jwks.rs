@@ -12,15 +12,7 @@ async fn access_tokens_verify_against_the_jwks_with_an_independent_verifier() {
     let token = json["access_token"].as_str().expect("token");
 
     for path in ["/oauth2/jwks", "/.well-known/jwks.json"] {
-        let jwks: Value = app
-            .client
-            .get(app.url(path))
-            .send()
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("json");
+        let jwks: Value = app.get_json(path).await;
         let (header, claims) = verify_eddsa(token, &jwks).expect("verifies");
         assert_eq!(header["typ"], "at+jwt");
         assert!(header["kid"].as_str().is_some_and(|k| !k.is_empty()));
@@ -43,15 +35,7 @@ async fn access_tokens_verify_against_the_jwks_with_an_independent_verifier() {
     let mut payload = parts[1].clone().into_bytes();
     payload[5] = if payload[5] == b'A' { b'B' } else { b'A' };
     parts[1] = String::from_utf8(payload).expect("ascii");
-    let jwks: Value = app
-        .client
-        .get(app.url("/oauth2/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks: Value = app.get_json("/oauth2/jwks").await;
     assert!(verify_eddsa(&parts.join("."), &jwks).is_err());
 }
 
@@ -71,15 +55,7 @@ async fn two_tokens_have_distinct_ids() {
         .await
         .expect("json");
     assert_ne!(a["access_token"], b["access_token"]);
-    let jwks: Value = app
-        .client
-        .get(app.url("/oauth2/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks: Value = app.get_json("/oauth2/jwks").await;
     let (_, ca) = verify_eddsa(a["access_token"].as_str().expect("t"), &jwks).expect("a");
     let (_, cb) = verify_eddsa(b["access_token"].as_str().expect("t"), &jwks).expect("b");
     assert_ne!(ca["jti"], cb["jti"]);
