@@ -17,7 +17,7 @@ use actix::{Actor, AsyncContext, Context, Handler};
 use crate::Clock;
 use crate::grant::refresh_scopes;
 use crate::messages::{IssueRefresh, PruneExpired, RevokeFamily, RotateRefresh};
-use crate::refresh::{RefreshStore, Rotate, RotateOutcome, StoreError};
+use crate::refresh::{RefreshStore, Revocation, Rotate, RotateOutcome, StoreError};
 
 /// How often expired refresh tokens are deleted.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
@@ -84,10 +84,10 @@ impl Handler<RotateRefresh> for TokenIssuer {
 }
 
 impl Handler<RevokeFamily> for TokenIssuer {
-    type Result = Result<bool, StoreError>;
+    type Result = Result<Revocation, StoreError>;
 
     fn handle(&mut self, msg: RevokeFamily, _: &mut Self::Context) -> Self::Result {
-        self.store.revoke_family(&msg.hash)
+        self.store.revoke_family(&msg.hash, &msg.client_id)
     }
 }
 

@@ -54,8 +54,8 @@ pub use config::IssuerConfig;
 pub use error::{StartError, TokenError};
 pub use hash_pool::{HashError, hash_secret};
 pub use refresh::{
-    Decide, EmbeddedRefreshStore, RefreshRecord, RefreshStore, Rotate, RotateOutcome, StoreError,
-    TokenHash,
+    Decide, EmbeddedRefreshStore, RefreshRecord, RefreshStore, Revocation, Rotate, RotateOutcome,
+    StoreError, TokenHash,
 };
 pub use request::{ClientRequest, TokenRequest};
 pub use response::TokenResponse;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix::Message;
 use scopegate_core::{EmptyGrant, Policy, ScopeRequest};
 
-use crate::refresh::{RefreshRecord, RotateOutcome, StoreError, TokenHash};
+use crate::refresh::{RefreshRecord, Revocation, RotateOutcome, StoreError, TokenHash};
 
 /// Store the first refresh token of a new family (after a password grant).
 #[derive(Debug, Message)]
@@ -44,13 +44,15 @@ pub(crate) struct RotateRefresh {
     pub(crate) empty_grant: EmptyGrant,
 }
 
-/// Revoke every token of the family a presented token belongs to (RFC 7009 revocation).
-/// Replies whether the token was known.
+/// Revoke every token of the family a presented token belongs to (RFC 7009 revocation), if
+/// the requesting client is the one it was issued to.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<bool, StoreError>")]
+#[rtype(result = "Result<Revocation, StoreError>")]
 pub(crate) struct RevokeFamily {
     /// Hash of the presented token.
     pub(crate) hash: TokenHash,
+    /// The authenticated client asking.
+    pub(crate) client_id: String,
 }
 
 /// Delete tokens expired at `now`. Sent by the actor to itself on a timer; also by tests.

@@ -19,6 +19,7 @@ use crate::config::IssuerConfig;
 use crate::error::{StartError, TokenError};
 use crate::hash_pool::HashPool;
 use crate::messages::RevokeFamily;
+use crate::refresh::Revocation;
 use crate::refresh::{RefreshStore, TokenHash};
 use crate::request::{ClientRequest, Grant, TokenRequest};
 use crate::response::TokenResponse;
@@ -159,14 +160,23 @@ impl TokenService {
         Ok(client.client_id.clone())
     }
 
-    /// Revokes the refresh token's whole family (RFC 7009). `false` if the token is unknown,
-    /// which the revocation endpoint still answers with 200 (RFC 7009 §2.2).
-    pub async fn revoke_refresh_token(&self, token: &str) -> Result<bool, TokenError> {
+    /// Revokes the refresh token's whole family (RFC 7009) for the authenticated `client_id`.
+    /// `false` if the token is unknown, which the revocation endpoint still answers with 200
+    /// (RFC 7009 §2.2); a token issued to another client is `unauthorized_client` and changes
+    /// nothing (RFC 7009 §2.1).
+    pub async fn revoke_refresh_token(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<bool, TokenError> {
         let hash = TokenHash::of(token);
-        let known = self
+        let outcome = self
             .inner
             .issuer
-            .send(RevokeFamily { hash })
+            .send(RevokeFamily {
+                hash,
+                client_id: client_id.to_owned(),
+            })
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "the token issuer actor is unavailable");
@@ -176,11 +186,17 @@ impl TokenService {
             })?
             .map_err(|e| TokenError::internal("revoking a refresh token family failed", &e))?;
         tracing::info!(
-            known,
-            outcome = "revoked",
+            client_id = ?loggable(client_id),
+            outcome = ?outcome,
             "refresh token family revocation"
         );
-        Ok(known)
+        match outcome {
+            Revocation::Revoked => Ok(true),
+            Revocation::Unknown => Ok(false),
+            Revocation::OtherClient => Err(TokenError::UnauthorizedClient(
+                "the token was not issued to this client".to_owned(),
+            )),
+        }
     }
 
     /// Credential checks waiting for a hash worker right now (a gauge for metrics).

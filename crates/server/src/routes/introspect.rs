@@ -100,7 +100,7 @@ pub async fn revoke(
         }
         None => {
             // Not a live access token: a refresh token, or nothing we know.
-            tokens.revoke_refresh_token(token).await?;
+            tokens.revoke_refresh_token(token, &client_id).await?;
         }
     }
     Ok(no_store(HttpResponse::Ok()).finish())

@@ -10,7 +10,9 @@ use std::path::Path;
 
 use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::{Decide, RefreshRecord, RefreshStore, Rotate, RotateOutcome, StoreError, TokenHash};
+use super::{
+    Decide, RefreshRecord, RefreshStore, Revocation, Rotate, RotateOutcome, StoreError, TokenHash,
+};
 
 const TOKENS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("tokens");
 const FAMILIES: MultimapTableDefinition<'_, &str, &[u8; 32]> =
@@ -98,14 +100,21 @@ impl RefreshStore for EmbeddedRefreshStore {
         Ok(RotateOutcome::Rotated { record, scopes })
     }
 
-    fn revoke_family(&mut self, hash: &TokenHash) -> Result<bool, StoreError> {
+    fn revoke_family(
+        &mut self,
+        hash: &TokenHash,
+        client_id: &str,
+    ) -> Result<Revocation, StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         let Some(record) = read(&txn, hash)? else {
-            return Ok(false);
+            return Ok(Revocation::Unknown);
         };
+        if record.client_id != client_id {
+            return Ok(Revocation::OtherClient);
+        }
         delete_family(&txn, &record.family)?;
         txn.commit().map_err(db_err)?;
-        Ok(true)
+        Ok(Revocation::Revoked)
     }
 
     fn prune_expired(&mut self, now: u64) -> Result<usize, StoreError> {

@@ -154,10 +154,22 @@ fn revoke_family_deletes_every_member() {
     let (t1, t2) = (TokenHash::of("t1"), TokenHash::of("t2"));
     store.insert(&t1, &record("f", 1000)).unwrap();
     rotate(&mut store, &t1, &t2, "app", 10);
-    assert!(store.revoke_family(&t2).unwrap());
+    // Another client may not revoke it: nothing changes.
+    assert_eq!(
+        store.revoke_family(&t2, "other").unwrap(),
+        Revocation::OtherClient
+    );
+    assert!(store.get(&t2).unwrap().is_some());
+    assert_eq!(
+        store.revoke_family(&t2, "app").unwrap(),
+        Revocation::Revoked
+    );
     assert_eq!(store.get(&t1).unwrap(), None);
     assert_eq!(store.get(&t2).unwrap(), None);
-    assert!(!store.revoke_family(&t2).unwrap());
+    assert_eq!(
+        store.revoke_family(&t2, "app").unwrap(),
+        Revocation::Unknown
+    );
 }
 
 #[test]

@@ -149,9 +149,25 @@ pub trait RefreshStore: Send + 'static {
         decide: Decide<'_>,
     ) -> Result<RotateOutcome, StoreError>;
 
-    /// Deletes every token of the family `hash` belongs to. `false` if the token is unknown.
-    fn revoke_family(&mut self, hash: &TokenHash) -> Result<bool, StoreError>;
+    /// Deletes every token of the family `hash` belongs to, if the token was issued to
+    /// `client_id` (RFC 7009 §2.1: a client may only revoke its own tokens).
+    fn revoke_family(
+        &mut self,
+        hash: &TokenHash,
+        client_id: &str,
+    ) -> Result<Revocation, StoreError>;
 
     /// Deletes tokens that expired at or before `now`; returns how many.
     fn prune_expired(&mut self, now: u64) -> Result<usize, StoreError>;
+}
+
+/// What a family revocation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// The token was known; its whole family is gone.
+    Revoked,
+    /// No such token (never issued, already revoked or pruned).
+    Unknown,
+    /// The token belongs to another client; nothing was changed.
+    OtherClient,
 }

@@ -238,7 +238,11 @@ impl crate::RefreshStore for UnreachableStore {
         Err(crate::StoreError::Database("touched".into()))
     }
 
-    fn revoke_family(&mut self, _: &crate::TokenHash) -> Result<bool, crate::StoreError> {
+    fn revoke_family(
+        &mut self,
+        _: &crate::TokenHash,
+        _: &str,
+    ) -> Result<crate::Revocation, crate::StoreError> {
         Err(crate::StoreError::Database("touched".into()))
     }
 

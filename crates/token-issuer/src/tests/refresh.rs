@@ -116,12 +116,29 @@ async fn revocation_revokes_the_whole_family() {
     let h = Harness::start(cheap_quickstart(), IssuerConfig::default());
     let (_, r1) = login(&h, "item_view").await;
     let r2 = refresh(&h, &r1, "").await.unwrap().refresh_token.unwrap();
-    assert!(h.service.revoke_refresh_token(&r1).await.unwrap());
+    // Another client may not revoke it, and its attempt changes nothing.
+    let other = h
+        .service
+        .revoke_refresh_token(&r1, "inventory-service")
+        .await;
+    assert_eq!(other.map_err(|e| e.code()), Err("unauthorized_client"));
+    let r2 = refresh(&h, &r2, "").await.unwrap().refresh_token.unwrap();
+    assert!(
+        h.service
+            .revoke_refresh_token(&r1, "shopping-app")
+            .await
+            .unwrap()
+    );
     assert!(is_invalid_grant(&refresh(&h, &r2, "").await));
-    assert!(!h.service.revoke_refresh_token(&r2).await.unwrap());
     assert!(
         !h.service
-            .revoke_refresh_token("never-issued")
+            .revoke_refresh_token(&r2, "shopping-app")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !h.service
+            .revoke_refresh_token("never-issued", "shopping-app")
             .await
             .unwrap()
     );
