@@ -16,8 +16,8 @@ use actix::{Actor, AsyncContext, Context, Handler};
 
 use crate::Clock;
 use crate::grant::refresh_scopes;
-use crate::messages::{IssueRefresh, PruneExpired, RevokeFamily, RotateRefresh};
-use crate::refresh::{RefreshStore, Revocation, Rotate, RotateOutcome, StoreError};
+use crate::messages::{IssueRefresh, LookupRefresh, PruneExpired, RevokeFamily, RotateRefresh};
+use crate::refresh::{RefreshRecord, RefreshStore, Revocation, Rotate, RotateOutcome, StoreError};
 
 /// How often expired refresh tokens are deleted.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
@@ -88,6 +88,14 @@ impl Handler<RevokeFamily> for TokenIssuer {
 
     fn handle(&mut self, msg: RevokeFamily, _: &mut Self::Context) -> Self::Result {
         self.store.revoke_family(&msg.hash, &msg.client_id)
+    }
+}
+
+impl Handler<LookupRefresh> for TokenIssuer {
+    type Result = Result<Option<RefreshRecord>, StoreError>;
+
+    fn handle(&mut self, msg: LookupRefresh, _: &mut Self::Context) -> Self::Result {
+        self.store.get(&msg.hash)
     }
 }
 

@@ -55,6 +55,14 @@ pub(crate) struct RevokeFamily {
     pub(crate) client_id: String,
 }
 
+/// Look a refresh token up without changing it (introspection).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<RefreshRecord>, StoreError>")]
+pub(crate) struct LookupRefresh {
+    /// Hash of the presented token.
+    pub(crate) hash: TokenHash,
+}
+
 /// Delete tokens expired at `now`. Sent by the actor to itself on a timer; also by tests.
 /// Replies how many were deleted.
 #[derive(Debug, Message)]

@@ -18,8 +18,8 @@ use crate::actor::TokenIssuer;
 use crate::config::IssuerConfig;
 use crate::error::{StartError, TokenError};
 use crate::hash_pool::HashPool;
-use crate::messages::RevokeFamily;
-use crate::refresh::Revocation;
+use crate::messages::{LookupRefresh, RevokeFamily};
+use crate::refresh::{RefreshRecord, Revocation};
 use crate::refresh::{RefreshStore, TokenHash};
 use crate::request::{ClientRequest, Grant, TokenRequest};
 use crate::response::TokenResponse;
@@ -158,6 +158,29 @@ impl TokenService {
             .authenticate(&policy, &request.client, None, now)
             .await?;
         Ok(client.client_id.clone())
+    }
+
+    /// The record of a live refresh token (known, not yet rotated, not expired), for
+    /// introspection (RFC 7662); `None` for anything else.
+    pub async fn introspect_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<RefreshRecord>, TokenError> {
+        let now = (self.inner.clock)();
+        let record = self
+            .inner
+            .issuer
+            .send(LookupRefresh {
+                hash: TokenHash::of(token),
+            })
+            .await
+            .map_err(|_| {
+                TokenError::TemporarilyUnavailable(
+                    "the token issuer is unavailable; retry later".to_owned(),
+                )
+            })?
+            .map_err(|e| TokenError::internal("looking up a refresh token failed", &e))?;
+        Ok(record.filter(|r| !r.rotated && r.expires_at > now))
     }
 
     /// Revokes the refresh token's whole family (RFC 7009) for the authenticated `client_id`.

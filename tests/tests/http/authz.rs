@@ -386,6 +386,21 @@ async fn revoking_a_refresh_token_ends_its_family() {
     let resp = app.password_token("harry", "item_view").await;
     let json: Value = resp.json().await.expect("json");
     let refresh = json["refresh_token"].as_str().expect("rt").to_owned();
+    // A live refresh token introspects as active.
+    let body: Value = client_post(&app, "/oauth2/introspect", SHOP, &[("token", &refresh)])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["active"], true);
+    assert_eq!(body["token_type"], "refresh_token");
+    assert_eq!(body["username"], "harry");
+    assert_eq!(body["scope"], "item_view");
+    // Only the client it was issued to may revoke it.
+    let resp = client_post(&app, "/oauth2/revoke", INVENTORY, &[("token", &refresh)]).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "unauthorized_client");
     let resp = client_post(
         &app,
         "/oauth2/revoke",
@@ -404,4 +419,10 @@ async fn revoking_a_refresh_token_ends_its_family() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["error"], "invalid_grant");
+    let body: Value = client_post(&app, "/oauth2/introspect", SHOP, &[("token", &refresh)])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body, json!({"active": false}));
 }

@@ -31,8 +31,9 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     builder
 }
 
-/// Introspection: everything scopegate knows about an active access token, or exactly
-/// `{"active": false}` for anything else (expired, revoked, foreign, garbage, refresh tokens).
+/// Introspection: everything scopegate knows about an active access token or a live refresh
+/// token (not rotated, not expired, family not revoked), or exactly `{"active": false}` for
+/// anything else (expired, revoked, foreign, garbage).
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
@@ -62,7 +63,19 @@ pub async fn introspect(
             }
             body
         }
-        Err(_) => json!({ "active": false }),
+        Err(_) => match tokens.introspect_refresh_token(request.token()).await? {
+            Some(r) => json!({
+                "active": true,
+                "scope": r.scopes.join(" "),
+                "client_id": r.client_id,
+                "username": r.subject,
+                "sub": r.subject,
+                "exp": r.expires_at,
+                "iat": r.issued_at,
+                "token_type": "refresh_token",
+            }),
+            None => json!({ "active": false }),
+        },
     };
     Ok(no_store(HttpResponse::Ok()).json(body))
 }

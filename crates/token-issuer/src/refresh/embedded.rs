@@ -43,17 +43,16 @@ impl EmbeddedRefreshStore {
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
+}
 
-    /// The record stored under `hash`, if any (for tests and diagnostics).
-    pub fn get(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+impl RefreshStore for EmbeddedRefreshStore {
+    fn get(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let tokens = txn.open_table(TOKENS).map_err(db_err)?;
         let value = tokens.get(&hash.0).map_err(db_err)?;
         value.map(|v| decode(v.value())).transpose()
     }
-}
 
-impl RefreshStore for EmbeddedRefreshStore {
     fn insert(&mut self, hash: &TokenHash, record: &RefreshRecord) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         put(&txn, hash, record)?;

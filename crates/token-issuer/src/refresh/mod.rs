@@ -149,6 +149,9 @@ pub trait RefreshStore: Send + 'static {
         decide: Decide<'_>,
     ) -> Result<RotateOutcome, StoreError>;
 
+    /// The record stored under `hash`, if any (introspection, tests).
+    fn get(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError>;
+
     /// Deletes every token of the family `hash` belongs to, if the token was issued to
     /// `client_id` (RFC 7009 §2.1: a client may only revoke its own tokens).
     fn revoke_family(

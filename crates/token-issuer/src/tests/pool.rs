@@ -238,6 +238,10 @@ impl crate::RefreshStore for UnreachableStore {
         Err(crate::StoreError::Database("touched".into()))
     }
 
+    fn get(&self, _: &crate::TokenHash) -> Result<Option<crate::RefreshRecord>, crate::StoreError> {
+        Err(crate::StoreError::Database("touched".into()))
+    }
+
     fn revoke_family(
         &mut self,
         _: &crate::TokenHash,

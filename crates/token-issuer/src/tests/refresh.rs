@@ -112,6 +112,44 @@ async fn expired_refresh_tokens_are_refused_and_pruned() {
 }
 
 #[actix::test]
+async fn introspection_sees_only_live_refresh_tokens() {
+    let h = Harness::start(cheap_quickstart(), IssuerConfig::default());
+    let (_, r1) = login(&h, "item_view").await;
+    let live = h
+        .service
+        .introspect_refresh_token(&r1)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(live.subject, "alex");
+    assert_eq!(live.client_id, "shopping-app");
+    assert_eq!(live.scopes, ["item_view"]);
+    let r2 = refresh(&h, &r1, "").await.unwrap().refresh_token.unwrap();
+    assert!(
+        h.service
+            .introspect_refresh_token(&r1)
+            .await
+            .unwrap()
+            .is_none(),
+        "rotated"
+    );
+    assert!(
+        h.service
+            .introspect_refresh_token(&r2)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        h.service
+            .introspect_refresh_token("never-issued")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[actix::test]
 async fn revocation_revokes_the_whole_family() {
     let h = Harness::start(cheap_quickstart(), IssuerConfig::default());
     let (_, r1) = login(&h, "item_view").await;
