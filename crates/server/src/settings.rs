@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use scopegate_core::EmptyGrant;
 use scopegate_jwt::Algorithm;
 use scopegate_scope_validator::ValidatorSettings;
+use scopegate_token_issuer::IssuerConfig;
 use serde::Deserialize;
 
 /// Everything `scopegate serve` can be told.
@@ -27,7 +27,7 @@ pub struct Settings {
     /// Signing keys.
     pub keys: KeySettings,
     /// Token lifetimes, audience, scope-granting behaviour and the password-hash pool.
-    pub tokens: TokenSettings,
+    pub tokens: IssuerConfig,
     /// Token validation for the check, decide and introspection endpoints.
     pub validation: ValidatorSettings,
 }
@@ -122,43 +122,6 @@ pub struct KeySettings {
     /// PKCS#8 PEM signing key. When absent, a key is generated once and kept in
     /// `{data_dir}/keys/signing.pem` (mode 0600) so tokens survive restarts.
     pub signing_key_file: Option<PathBuf>,
-}
-
-/// `[tokens]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TokenSettings {
-    /// The `aud` claim of issued tokens.
-    pub audience: String,
-    /// Access-token lifetime in seconds.
-    pub access_token_ttl_secs: u64,
-    /// Refresh-token lifetime in seconds.
-    pub refresh_token_ttl_secs: u64,
-    /// What a request that is granted nothing gets: the `default` scope, or `invalid_scope`.
-    pub empty_grant: EmptyGrant,
-    /// How long a verified client secret is remembered (0 disables the cache).
-    pub secret_cache_ttl_secs: u64,
-    /// Most remembered client-secret verifications.
-    pub secret_cache_capacity: usize,
-    /// Threads that run argon2id verifications; 0 means one per CPU core.
-    pub hash_workers: usize,
-    /// Verifications allowed to wait for a thread before requests get 503.
-    pub hash_queue: usize,
-}
-
-impl Default for TokenSettings {
-    fn default() -> Self {
-        Self {
-            audience: "scopegate".to_owned(),
-            access_token_ttl_secs: 3600,
-            refresh_token_ttl_secs: 86_400,
-            empty_grant: EmptyGrant::Default,
-            secret_cache_ttl_secs: 300,
-            secret_cache_capacity: 10_000,
-            hash_workers: 0,
-            hash_queue: 64,
-        }
-    }
 }
 
 /// A configuration that could not be loaded.

@@ -72,17 +72,7 @@ impl Application {
         let tokens = &settings.tokens;
         let config = IssuerConfig {
             issuer: issuer.clone(),
-            audience: tokens.audience.clone(),
-            access_token_ttl_secs: tokens.access_token_ttl_secs,
-            refresh_token_ttl_secs: tokens.refresh_token_ttl_secs,
-            empty_grant: tokens.empty_grant,
-            secret_cache_ttl_secs: tokens.secret_cache_ttl_secs,
-            secret_cache_capacity: tokens.secret_cache_capacity,
-            hash_workers: match tokens.hash_workers {
-                0 => std::thread::available_parallelism().map_or(2, usize::from),
-                n => n,
-            },
-            hash_queue: tokens.hash_queue,
+            ..tokens.clone()
         };
         let refresh = EmbeddedRefreshStore::open(&settings.storage.data_dir)
             .context("could not open the refresh-token store")?;

@@ -12,7 +12,9 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 pub struct IssuerConfig {
     /// The `iss` claim of every access token: this service's base URL. Validators compare it
-    /// byte for byte, so the server sets it from its public address.
+    /// byte for byte, so it is not read from the `[tokens]` section: the server sets it from
+    /// its public address (`server.public_url`, or the bound address).
+    #[serde(skip)]
     pub issuer: String,
     /// The `aud` claim of every access token: the resource servers the tokens are meant for.
     pub audience: String,
@@ -81,6 +83,9 @@ mod tests {
         assert_eq!(config.empty_grant, EmptyGrant::InvalidScope);
         assert_eq!(config.hash_workers, 3);
         let err = toml::from_str::<IssuerConfig>("acces_token_ttl_secs = 5").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        // The issuer comes from the server's address, never from this section.
+        let err = toml::from_str::<IssuerConfig>("issuer = \"https://evil\"").unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
     }
 }
