@@ -33,15 +33,19 @@ pub async fn log_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
     let response = next.call(req).await?;
+    // Method and path are read back from the response's request: nothing is copied on the
+    // hot path when the line is not logged.
     let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
-    if status >= 500 {
-        tracing::warn!(%method, %path, status, micros, "request");
-    } else {
-        tracing::debug!(%method, %path, status, micros, "request");
+    if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
+        let micros = started.elapsed().as_micros() as u64;
+        let request = response.request();
+        let (method, path) = (request.method(), request.path());
+        if status >= 500 {
+            tracing::warn!(%method, path, status, micros, "request");
+        } else {
+            tracing::debug!(%method, path, status, micros, "request");
+        }
     }
     Ok(response)
 }
