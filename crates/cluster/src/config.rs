@@ -1,0 +1,157 @@
+//! [`ClusterSettings`]: the `[cluster]` section of `scopegate.toml`.
+//!
+//! Cluster mode is on exactly when `redis_url` is set; without it the node runs on its embedded
+//! stores and none of this crate is started.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[cluster]`: where Redis is and how this deployment names its keys and channels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…`, or for Sentinel
+    /// `redis+sentinel://[user:password@]sentinel1:26379,sentinel2:26379/<master-name>[/db]`.
+    /// Unset: single-node embedded mode.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// Prefix of the pub/sub channels; defaults to `key_prefix`.
+    pub channel_prefix: Option<String>,
+    /// This node's name in logs and in `/api/v1/cluster/status`; defaults to host name and pid.
+    pub node_id: Option<String>,
+    /// TCP connect timeout for Redis, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Read/write timeout of a Redis command, milliseconds. A write that takes longer is
+    /// answered 503, and the node keeps serving from its snapshots.
+    pub command_timeout_ms: u64,
+    /// Longest wait between reconnection attempts, milliseconds (backoff doubles from 50 ms).
+    pub reconnect_max_backoff_ms: u64,
+    /// How many policy events Redis keeps in the log; a node further behind reloads the whole
+    /// policy instead of replaying.
+    pub log_retention: u64,
+    /// Whether `/readyz` fails (503) while Redis is unreachable. By default it answers 200 with
+    /// `"status": "degraded"`, because the node still validates and issues from its snapshots.
+    pub fail_readiness_when_degraded: bool,
+    /// Base64 of the 32-byte key-encryption key (AES-256-GCM) that protects signing keys stored
+    /// in Redis. Prefer `key_encryption_key_file` or the `SCOPEGATE__CLUSTER__KEY_ENCRYPTION_KEY`
+    /// variable from a secret.
+    pub key_encryption_key: Option<String>,
+    /// A file holding the base64 key-encryption key (a mounted secret).
+    pub key_encryption_key_file: Option<std::path::PathBuf>,
+    /// How long a new signing key is published (verify-only, in every JWKS) before any node
+    /// signs with it, seconds.
+    pub key_announce_secs: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: "scopegate".to_owned(),
+            channel_prefix: None,
+            node_id: None,
+            connect_timeout_ms: 1_000,
+            command_timeout_ms: 2_000,
+            reconnect_max_backoff_ms: 2_000,
+            log_retention: 10_000,
+            fail_readiness_when_degraded: false,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            key_announce_secs: 10,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// Whether cluster mode is configured.
+    pub fn enabled(&self) -> bool {
+        self.redis_url.is_some()
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms.max(1))
+    }
+
+    /// The per-command timeout.
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms.max(1))
+    }
+
+    /// The names of every key and channel this deployment uses.
+    pub fn names(&self) -> Names {
+        Names::new(
+            &self.key_prefix,
+            self.channel_prefix.as_deref().unwrap_or(&self.key_prefix),
+        )
+    }
+}
+
+/// Every Redis key and channel name, derived once from the prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// `{p}:policy:version`: the version counter (integer).
+    pub policy_version: String,
+    /// `{p}:policy:log`: hash version → event JSON (the newest `log_retention` events).
+    pub policy_log: String,
+    /// `{p}:policy:state`: the current policy document JSON, at `policy_version`.
+    pub policy_state: String,
+    /// `{c}:policy`: channel carrying `{"version": n, "event": …}` after each write.
+    pub policy_channel: String,
+    /// `{p}:revoked:jti`: sorted set of revoked access-token `jti`s scored by their `exp`.
+    pub revoked_jti: String,
+    /// `{p}:revoked:sub`: hash subject → "revoked before" time (seconds).
+    pub revoked_subjects: String,
+    /// `{c}:revocations`: channel carrying each new revocation.
+    pub revocation_channel: String,
+    /// `{p}:refresh:`: prefix of refresh-token records (`{p}:refresh:{sha256 hex}`).
+    pub refresh_prefix: String,
+    /// `{p}:refresh-family:`: prefix of the set of token hashes in a family.
+    pub refresh_family_prefix: String,
+    /// `{p}:refresh-subject:`: prefix of the set of families of a subject.
+    pub refresh_subject_prefix: String,
+    /// `{p}:keys`: hash kid → signing-key record JSON (private half encrypted).
+    pub keys: String,
+    /// `{c}:keys`: channel announcing a changed key ring.
+    pub keys_channel: String,
+}
+
+impl Names {
+    /// Names under key prefix `p` and channel prefix `c`.
+    pub fn new(p: &str, c: &str) -> Self {
+        Self {
+            policy_version: format!("{p}:policy:version"),
+            policy_log: format!("{p}:policy:log"),
+            policy_state: format!("{p}:policy:state"),
+            policy_channel: format!("{c}:policy"),
+            revoked_jti: format!("{p}:revoked:jti"),
+            revoked_subjects: format!("{p}:revoked:sub"),
+            revocation_channel: format!("{c}:revocations"),
+            refresh_prefix: format!("{p}:refresh:"),
+            refresh_family_prefix: format!("{p}:refresh-family:"),
+            refresh_subject_prefix: format!("{p}:refresh-subject:"),
+            keys: format!("{p}:keys"),
+            keys_channel: format!("{c}:keys"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_prefix_defaults_to_key_prefix() {
+        let mut s = ClusterSettings {
+            key_prefix: "prod".into(),
+            ..Default::default()
+        };
+        assert_eq!(s.names().policy_channel, "prod:policy");
+        s.channel_prefix = Some("prod-ch".into());
+        let n = s.names();
+        assert_eq!(n.policy_channel, "prod-ch:policy");
+        assert_eq!(n.policy_version, "prod:policy:version");
+    }
+}

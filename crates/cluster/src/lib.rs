@@ -1,0 +1,32 @@
+//! Cluster mode of scopegate: Redis holds the shared state and pub/sub carries every change, so
+//! any node can take any request and a change made on one node is in force on all of them
+//! within milliseconds.
+//!
+//! This crate implements the storage traits of the other crates against Redis and runs the
+//! listeners that feed remote changes to their actors:
+//! - `policy`: [`RedisPolicyBackend`], the versioned policy log and state, written atomically by
+//!   a Lua script, and the listener applying other nodes' events in version order;
+//! - `refresh`: [`RedisRefreshStore`], refresh tokens (hashed) with a TTL;
+//! - `revocation`: [`RedisRevocationStore`], revoked `jti`s and subjects, and their listener;
+//! - `keyring`: signing keys shared through Redis, private halves encrypted with a
+//!   key-encryption key, activated only after every node has had time to learn them;
+//! - [`conn`]: reaching Redis (plain or Sentinel), blocking connections for the actors,
+//!   reconnecting subscriptions, and the shared [`conn::Health`].
+//!
+//! **Invariant:** a node never guesses. Events apply strictly in version order; a gap or a
+//! reconnection is closed by reading Redis (the log, or the whole state when the log no longer
+//! reaches back), never by skipping.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms, missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod conn;
+mod error;
+#[cfg(feature = "testing")]
+#[allow(clippy::expect_used, missing_docs)]
+pub mod testing;
+
+pub use config::{ClusterSettings, Names};
+pub use conn::{Health, Redis, SyncConn};
+pub use error::{ClusterError, describe};
