@@ -1,23 +1,40 @@
 //! [`PolicyStore`]: the actor that owns every write to the policy.
 //!
-//! It runs on a `SyncArbiter` thread of its own because a durable write blocks on `fsync`. For
-//! each change it computes the resulting policies (pure, in core), persists the events, and only
-//! then publishes the newest policy to the snapshot readers load from.
+//! It runs on a `SyncArbiter` thread of its own because a durable write blocks (on `fsync`, or
+//! on the network). For each change it computes the resulting policies (pure, in core),
+//! persists the events, and only then publishes the newest policy to the snapshot readers load
+//! from.
+//!
+//! With a shared backend (Redis) the other nodes write too. Their changes reach this actor as
+//! [`ApplyRemote`] (pub/sub, in version order) and [`CatchUp`] (after every reconnection, and
+//! periodically); `remote` applies them strictly in version order and reads the backend
+//! whenever a version is missing, so the snapshot is always a version the store holds. A local
+//! change computed on a version another node has already replaced fails in the backend with
+//! [`SaveError::Stale`]: the actor catches up, then answers [`StoreError::VersionConflict`] if
+//! the caller named the version it expected, or recomputes the change on the new policy and
+//! tries again (at most [`MAX_RETRIES`] times).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::{Actor, Handler, SyncContext};
 use arc_swap::ArcSwap;
 use scopegate_core::{Policy, PolicyEvent};
 
+use crate::applied::{AppliedLog, AppliedVersion, now_us};
 use crate::backend::PolicyBackend;
-use crate::error::StoreError;
-use crate::messages::ApplyEvents;
+use crate::error::{LoadError, SaveError, StoreError};
+use crate::messages::{ApplyEvents, ApplyRemote, CatchUp};
+
+mod remote;
+
+/// How many times a change is recomputed after another node wrote first, before the caller is
+/// told the policy keeps changing under it.
+pub const MAX_RETRIES: u32 = 3;
 
 /// The policy-store actor. Create it with [`crate::PolicyStoreHandle::start`].
 ///
 /// Its state is the published snapshot itself: nothing else stores into it, so the latest
-/// snapshot is always the latest persisted policy.
+/// snapshot is always the latest persisted policy this node knows of.
 #[derive(Clone)]
 pub struct PolicyStore {
     /// Where accepted events are persisted before they are published. Behind a mutex only
@@ -26,6 +43,9 @@ pub struct PolicyStore {
     backend: Arc<Mutex<Box<dyn PolicyBackend>>>,
     /// The snapshot readers load from; the actor is its only writer.
     snapshot: Arc<ArcSwap<Policy>>,
+    /// When each published version was written and published, for the status endpoint and the
+    /// propagation benchmark; shared with the handle, which reads it without messaging.
+    applied: AppliedLog,
     /// The backend's name, for logs.
     store: Arc<str>,
 }
@@ -34,59 +54,133 @@ pub struct PolicyStore {
 
 impl PolicyStore {
     /// An actor writing to `backend` and publishing to `snapshot`, which must already hold the
-    /// policy `backend` loaded.
-    pub(crate) fn new(backend: Box<dyn PolicyBackend>, snapshot: Arc<ArcSwap<Policy>>) -> Self {
+    /// policy `backend` loaded, and recording what it publishes in `applied`.
+    pub(crate) fn new(
+        backend: Box<dyn PolicyBackend>,
+        snapshot: Arc<ArcSwap<Policy>>,
+        applied: AppliedLog,
+    ) -> Self {
         Self {
             store: backend.describe().into(),
             backend: Arc::new(Mutex::new(backend)),
             snapshot,
+            applied,
         }
     }
 
     /// Applies `events` as one unit; see [`ApplyEvents`].
     fn apply(
         &mut self,
-        events: Vec<PolicyEvent>,
+        events: &[PolicyEvent],
         expected_version: Option<u64>,
     ) -> Result<u64, StoreError> {
-        let current = self.snapshot.load_full();
-        if let Some(expected) = expected_version
-            && expected != current.version()
-        {
-            return Err(StoreError::VersionConflict {
-                expected,
-                actual: current.version(),
-            });
+        let mut retries = 0;
+        loop {
+            let current = self.snapshot.load_full();
+            if let Some(expected) = expected_version
+                && expected != current.version()
+            {
+                return Err(StoreError::VersionConflict {
+                    expected,
+                    actual: current.version(),
+                });
+            }
+            let items = next_policies(&current, events)?;
+            let Some(newest) = items.last().map(|(_, p)| p.clone()) else {
+                return Ok(current.version());
+            };
+            let created_at_us = now_us();
+            match self.persist(&items, created_at_us) {
+                Ok(()) => {}
+                Err(SaveError::Stale { stored }) => {
+                    tracing::info!(
+                        store = %self.store,
+                        base = current.version(),
+                        stored,
+                        "another node changed the policy first; catching up"
+                    );
+                    self.catch_up_after_stale(current.version(), stored)?;
+                    retries += 1;
+                    if retries > MAX_RETRIES && expected_version.is_none() {
+                        return Err(StoreError::VersionConflict {
+                            expected: current.version(),
+                            actual: self.snapshot.load().version(),
+                        });
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(store = %self.store, error = %e, "could not persist policy events");
+                    return Err(save_error(e));
+                }
+            }
+            let version = newest.version();
+            let versions = items
+                .iter()
+                .map(|(_, p)| (p.version(), Some(created_at_us)));
+            self.publish(newest, versions);
+            let kinds: Vec<&str> = items.iter().map(|(e, _)| e.kind()).collect();
+            tracing::info!(
+                store = %self.store,
+                from = current.version(),
+                to = version,
+                events = ?kinds,
+                "applied policy events"
+            );
+            return Ok(version);
         }
-        let items = next_policies(&current, events)?;
-        let Some(newest) = items.last().map(|(_, p)| p.clone()) else {
-            return Ok(current.version());
-        };
-        self.persist(&items)?;
-        let version = newest.version();
-        self.snapshot.store(Arc::new(newest));
-        let kinds: Vec<&str> = items.iter().map(|(e, _)| e.kind()).collect();
-        tracing::info!(
-            store = %self.store,
-            from = current.version(),
-            to = version,
-            events = ?kinds,
-            "applied policy events"
-        );
-        Ok(version)
     }
 
     /// Records `items` durably, or fails leaving the store as it was.
-    fn persist(&self, items: &[(PolicyEvent, Policy)]) -> Result<(), StoreError> {
-        let mut backend = self.backend.lock().map_err(|_| {
-            StoreError::Unavailable(format!(
+    fn persist(
+        &self,
+        items: &[(PolicyEvent, Policy)],
+        created_at_us: u64,
+    ) -> Result<(), SaveError> {
+        let mut backend = self.backend().map_err(|reason| SaveError::Write {
+            store: self.store.to_string(),
+            version: items.last().map_or(0, |(_, p)| p.version()),
+            reason,
+        })?;
+        backend.append_batch_at(items, created_at_us)
+    }
+
+    /// After a [`SaveError::Stale`] on base version `base`: reads what this node missed, and
+    /// fails when that does not move the snapshot forward (the store is behind this node: it
+    /// lost data, and writing on it would fork the history).
+    fn catch_up_after_stale(&mut self, base: u64, stored: u64) -> Result<(), StoreError> {
+        self.catch_up()?;
+        if self.snapshot.load().version() > base {
+            return Ok(());
+        }
+        Err(StoreError::Unavailable(format!(
+            "{} is at version {stored}, behind this node's {base}: it has lost policy changes; \
+             this node keeps serving version {base} but refuses writes until it is restarted \
+             (it then loads, or seeds, the store again)",
+            self.store
+        )))
+    }
+
+    /// Publishes `policy` to the readers and records the `(version, created_at_us)` it covers.
+    fn publish(&self, policy: Policy, versions: impl IntoIterator<Item = (u64, Option<u64>)>) {
+        self.snapshot.store(Arc::new(policy));
+        let applied_at_us = now_us();
+        for (version, created_at_us) in versions {
+            self.applied.push(AppliedVersion {
+                version,
+                created_at_us,
+                applied_at_us,
+            });
+        }
+    }
+
+    /// The backend, or why it cannot be used.
+    fn backend(&self) -> Result<MutexGuard<'_, Box<dyn PolicyBackend>>, String> {
+        self.backend.lock().map_err(|_| {
+            format!(
                 "{}: an earlier write panicked; restart scopegate",
                 self.store
-            ))
-        })?;
-        backend.append_batch(items).map_err(|e| {
-            tracing::error!(store = %self.store, error = %e, "could not persist policy events");
-            StoreError::Save(e)
+            )
         })
     }
 }
@@ -95,18 +189,44 @@ impl PolicyStore {
 /// first refused event fails the whole.
 fn next_policies(
     current: &Policy,
-    events: Vec<PolicyEvent>,
+    events: &[PolicyEvent],
 ) -> Result<Vec<(PolicyEvent, Policy)>, StoreError> {
     let mut items: Vec<(PolicyEvent, Policy)> = Vec::with_capacity(events.len());
-    for (index, event) in events.into_iter().enumerate() {
+    for (index, event) in events.iter().enumerate() {
         let previous = items.last().map_or(current, |(_, p)| p);
-        let next = previous.apply(&event).map_err(|e| {
+        let next = previous.apply(event).map_err(|e| {
             tracing::debug!(index, kind = event.kind(), error = %e, "refused policy event");
             StoreError::Invalid(e)
         })?;
-        items.push((event, next));
+        items.push((event.clone(), next));
     }
     Ok(items)
+}
+
+/// What the caller of a failed write sees: an unreachable store is [`StoreError::Unavailable`]
+/// (503), anything else the write's own error.
+fn save_error(e: SaveError) -> StoreError {
+    match e {
+        SaveError::Unavailable {
+            store,
+            version,
+            reason,
+        } => StoreError::Unavailable(format!(
+            "{store} did not record version {version}: {reason}"
+        )),
+        other => StoreError::Save(other),
+    }
+}
+
+/// What the caller of a failed read sees: an unreachable store is [`StoreError::Unavailable`]
+/// (503), anything else the read's own error.
+fn load_error(e: LoadError) -> StoreError {
+    match e {
+        LoadError::Unavailable { store, reason } => {
+            StoreError::Unavailable(format!("{store}: {reason}"))
+        }
+        other => StoreError::Load(other),
+    }
 }
 
 impl Actor for PolicyStore {
@@ -121,6 +241,23 @@ impl Handler<ApplyEvents> for PolicyStore {
     type Result = Result<u64, StoreError>;
 
     fn handle(&mut self, msg: ApplyEvents, _: &mut Self::Context) -> Self::Result {
-        self.apply(msg.events, msg.expected_version)
+        self.apply(&msg.events, msg.expected_version)
+    }
+}
+
+impl Handler<ApplyRemote> for PolicyStore {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplyRemote, _: &mut Self::Context) {
+        self.apply_remote(msg);
+    }
+}
+
+impl Handler<CatchUp> for PolicyStore {
+    type Result = ();
+
+    fn handle(&mut self, _: CatchUp, _: &mut Self::Context) {
+        let result = self.catch_up();
+        self.log_catch_up(result);
     }
 }

@@ -37,8 +37,8 @@ pub enum LoadError {
     /// The store exists but its content is damaged or inconsistent.
     #[error(
         "the policy store at {path} is corrupt: {reason}; scopegate refuses to start rather than \
-         lose policy data (restore the file from a backup, or move it aside to start again from \
-         the policy file)"
+         lose policy data (restore it from a backup, or move it aside to start again from the \
+         policy file)"
     )]
     Corrupt {
         /// The database file.
@@ -59,12 +59,21 @@ pub enum LoadError {
         /// The format this build reads and writes.
         supported: String,
     },
+    /// The store could not be reached (a networked store: Redis down, a timeout). Nothing was
+    /// read; a node that is already running keeps serving its last snapshot.
+    #[error("cannot reach the policy store ({store}): {reason}")]
+    Unavailable {
+        /// The backend, as [`crate::PolicyBackend::describe`] names it.
+        store: String,
+        /// What went wrong (never a password).
+        reason: String,
+    },
 }
 
 /// Why an event could not be recorded durably. Nothing of the failed write is kept.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
-    /// The storage refused or failed the write (disk full, IO error, lost connection).
+    /// The storage refused or failed the write (disk full, IO error, a script error).
     #[error("could not record policy version {version} in {store}: {reason}")]
     Write {
         /// The backend, as [`crate::PolicyBackend::describe`] names it.
@@ -87,6 +96,28 @@ pub enum SaveError {
         last: u64,
         /// The version that was offered.
         got: u64,
+    },
+    /// The store could not be reached (a networked store: Redis down, a timeout). Nothing was
+    /// recorded, unless a timeout hid a write that did happen: then the store's log has it and
+    /// this node applies it like any other node's change once the store answers again.
+    #[error("policy store unavailable: {store} did not record version {version}: {reason}")]
+    Unavailable {
+        /// The backend, as [`crate::PolicyBackend::describe`] names it.
+        store: String,
+        /// The version the write would have recorded.
+        version: u64,
+        /// What went wrong (never a password).
+        reason: String,
+    },
+    /// The store is not at the version these events were computed on: another node wrote
+    /// first. Nothing was recorded; the caller catches up and recomputes its events.
+    #[error(
+        "the policy store is at version {stored}, not the version these events were computed on: \
+         another node changed the policy first"
+    )]
+    Stale {
+        /// The version the store holds.
+        stored: u64,
     },
 }
 
@@ -113,7 +144,9 @@ pub enum StoreError {
         /// The version the policy is at.
         actual: u64,
     },
-    /// The store's actor could not be reached (stopped, or its mailbox is closed).
+    /// The store could not be reached: its actor (stopped, or its mailbox is closed), or the
+    /// storage behind it (Redis down or too slow). Nothing was applied; readers keep the last
+    /// snapshot. The HTTP layer answers 503.
     #[error("the policy store is unavailable: {0}")]
     Unavailable(String),
     /// The policy file used to seed an empty store is not a valid policy.

@@ -8,9 +8,10 @@ use arc_swap::ArcSwap;
 use scopegate_core::{Policy, PolicyDocument, PolicyEvent};
 
 use crate::actor::PolicyStore;
-use crate::backend::PolicyBackend;
-use crate::error::StoreError;
-use crate::messages::ApplyEvents;
+use crate::applied::{AppliedLog, AppliedVersion};
+use crate::backend::{LoggedEvent, PolicyBackend};
+use crate::error::{SaveError, StoreError};
+use crate::messages::{ApplyEvents, ApplyRemote, CatchUp};
 use crate::reader::PolicyReader;
 
 /// A cheap-to-clone handle on a running [`PolicyStore`].
@@ -20,6 +21,8 @@ pub struct PolicyStoreHandle {
     addr: Addr<PolicyStore>,
     /// The snapshot the actor publishes to, for reads that never message it.
     reader: PolicyReader,
+    /// The versions the actor published and when, read without messaging it.
+    applied: AppliedLog,
 }
 
 // === impl PolicyStoreHandle ===
@@ -31,7 +34,8 @@ impl PolicyStoreHandle {
     /// The starting policy is the persisted state if there is any; else `seed` applied as
     /// [`PolicyEvent::ReplaceAll`] (version 1) and persisted; else the empty policy (version 0).
     /// A store that holds state is never re-seeded: changes made through the admin API win over
-    /// the policy file.
+    /// the policy file. When several nodes seed one shared store at once, exactly one seed is
+    /// recorded: the others find the store written ([`SaveError::Stale`]) and load it.
     ///
     /// Loading blocks the calling thread. Must be called inside a running actix `System`.
     pub fn start(
@@ -45,11 +49,13 @@ impl PolicyStoreHandle {
         }
         let policy = initial_policy(backend.as_mut(), seed)?;
         let snapshot = Arc::new(ArcSwap::from_pointee(policy));
-        let actor = PolicyStore::new(backend, Arc::clone(&snapshot));
+        let applied = AppliedLog::default();
+        let actor = PolicyStore::new(backend, Arc::clone(&snapshot), applied.clone());
         let addr = SyncArbiter::start(1, move || actor.clone());
         Ok(Self {
             addr,
             reader: PolicyReader::new(snapshot),
+            applied,
         })
     }
 
@@ -76,6 +82,37 @@ impl PolicyStoreHandle {
             })
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    /// Hands another node's event to the store (from the pub/sub listener): applied if it is
+    /// the next version, ignored if this node already has it, a catch-up from the backend if
+    /// versions are missing. Does not wait (callable from any thread or task); if the actor has
+    /// stopped the event is dropped, which a later catch-up would repair anyway.
+    pub fn apply_remote(&self, entry: LoggedEvent) {
+        self.addr.do_send(ApplyRemote {
+            version: entry.version,
+            created_at_us: entry.created_at_us,
+            event: entry.event,
+        });
+    }
+
+    /// Asks the store to read whatever this node missed from the backend (after a
+    /// (re)subscription, and periodically). Does not wait.
+    pub fn catch_up(&self) {
+        self.addr.do_send(CatchUp);
+    }
+
+    /// The versions this node published since it started (the last
+    /// [`crate::APPLIED_CAPACITY`]), oldest first, with when each was written and published.
+    /// Does not message the actor.
+    pub fn applied(&self) -> Vec<AppliedVersion> {
+        self.applied.all()
+    }
+
+    /// The newest entry of [`PolicyStoreHandle::applied`]; `None` until the first change after
+    /// start.
+    pub fn last_applied(&self) -> Option<AppliedVersion> {
+        self.applied.last()
     }
 
     /// The actor's address, for callers that compose actix messages themselves (a
@@ -118,7 +155,20 @@ fn initial_policy(
     let policy = Policy::default()
         .apply(&event)
         .map_err(StoreError::SeedInvalid)?;
-    backend.append(&event, &policy)?;
-    tracing::info!(%store, version = policy.version(), "seeded the empty store from the policy file");
-    Ok(policy)
+    match backend.append(&event, &policy) {
+        Ok(()) => {
+            tracing::info!(%store, version = policy.version(), "seeded the empty store from the policy file");
+            Ok(policy)
+        }
+        // Another node seeded (or wrote) the shared store between our load and our write: its
+        // policy wins, ours is not recorded.
+        Err(SaveError::Stale { stored }) => match backend.load()? {
+            Some(policy) => {
+                tracing::info!(%store, version = policy.version(), "another node seeded the store first; loaded its policy");
+                Ok(policy)
+            }
+            None => Err(SaveError::Stale { stored }.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
 }

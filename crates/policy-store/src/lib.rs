@@ -10,12 +10,20 @@
 //! neither on writes nor on the disk. A snapshot is published only after its events are durable,
 //! so nothing a reader ever saw can be lost by a crash.
 //!
+//! With a shared backend (Redis, in `scopegate-cluster`) every node runs its own store; other
+//! nodes' changes reach it as messages (pub/sub) or through a catch-up read of the backend, and
+//! it applies them strictly in version order, exactly as it applies its own.
+//!
 //! # Layout
 //! - `actor`: [`PolicyStore`], its state, and the handler that applies, persists, publishes.
-//! - [`messages`]: [`messages::ApplyEvents`], the one thing the actor is asked to do.
-//! - `handle`: [`PolicyStoreHandle`], the typed façade: start, reader, apply.
+//! - `actor/remote`: how the actor takes in other nodes' changes, in version order.
+//! - [`messages`]: [`messages::ApplyEvents`] (a local change), [`messages::ApplyRemote`] and
+//!   [`messages::CatchUp`] (other nodes' changes).
+//! - `handle`: [`PolicyStoreHandle`], the typed façade: start, reader, apply, remote changes.
+//! - `applied`: [`AppliedVersion`], when each published version was written and published.
 //! - `reader`: [`PolicyReader`], the lock-free read side.
-//! - [`backend`]: the [`PolicyBackend`] trait, one implementation per storage.
+//! - [`backend`]: the [`PolicyBackend`] trait, one implementation per storage, and what a
+//!   shared one returns: [`CatchUp`], [`LoggedEvent`].
 //! - [`backend::embedded`]: [`EmbeddedBackend`], a redb database file, the single-node default.
 //! - `error`: [`LoadError`], [`SaveError`] and [`StoreError`].
 #![forbid(unsafe_code)]
@@ -23,14 +31,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod actor;
+mod applied;
 pub mod backend;
 mod error;
 mod handle;
 pub mod messages;
 mod reader;
 
-pub use actor::PolicyStore;
-pub use backend::{EmbeddedBackend, PolicyBackend};
+pub use actor::{MAX_RETRIES, PolicyStore};
+pub use applied::{APPLIED_CAPACITY, AppliedVersion};
+pub use backend::{CatchUp, EmbeddedBackend, LoggedEvent, PolicyBackend};
 pub use error::{LoadError, SaveError, StoreError};
 pub use handle::PolicyStoreHandle;
 pub use reader::PolicyReader;

@@ -1,4 +1,5 @@
-//! The messages the [`crate::PolicyStore`] actor answers. Most callers use
+//! The messages the [`crate::PolicyStore`] actor answers: a local change ([`ApplyEvents`]) and
+//! the two ways other nodes' changes reach it ([`ApplyRemote`], [`CatchUp`]). Most callers use
 //! [`crate::PolicyStoreHandle`], which sends them and maps mailbox errors.
 
 use actix::Message;
@@ -19,3 +20,24 @@ pub struct ApplyEvents {
     /// edited what they read does not overwrite a change made meanwhile.
     pub expected_version: Option<u64>,
 }
+
+/// Another node recorded `event` at `version`: apply it if it is the next version, ignore it if
+/// this node already has it (its own write's echo, or an old message), and catch up through the
+/// backend if versions are missing in between. Never replies: the pub/sub listener sends it
+/// without waiting.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ApplyRemote {
+    /// The version `event` produced in the shared store.
+    pub version: u64,
+    /// When the writing node recorded it (its clock, microseconds since the Unix epoch).
+    pub created_at_us: u64,
+    /// The change.
+    pub event: PolicyEvent,
+}
+
+/// Read whatever this node missed from the backend and publish it: sent after every
+/// (re)subscription to the change channel and periodically as a safety net. Never replies.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CatchUp;

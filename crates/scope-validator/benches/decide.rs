@@ -22,7 +22,8 @@ use scopegate_core::{Policy, PolicyDocument};
 use scopegate_jwt::{AccessTokenClaims, Algorithm, Audience, KeySet, SigningKey, Verifier};
 use scopegate_policy_store::PolicyReader;
 use scopegate_scope_validator::{
-    Decision, RevocationStore, ScopeValidator, StoreError, ValidatorConfig, ValidatorSettings,
+    Decision, RevocationStore, Revocations, ScopeValidator, StoreError, ValidatorConfig,
+    ValidatorSettings,
 };
 
 const QUICKSTART: &str = include_str!("../../../examples/quickstart/policy.toml");
@@ -37,10 +38,13 @@ const POOL: usize = 2_000;
 struct NoStore;
 
 impl RevocationStore for NoStore {
-    fn load(&mut self, _: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        Ok(Vec::new())
+    fn load(&mut self, _: u64) -> Result<Revocations, StoreError> {
+        Ok(Revocations::default())
     }
     fn insert(&mut self, _: &str, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn insert_subject(&mut self, _: &str, _: u64, _: u64) -> Result<(), StoreError> {
         Ok(())
     }
     fn prune(&mut self, _: u64) -> Result<usize, StoreError> {

@@ -2,14 +2,16 @@
 //!
 //! # Why a plain actor on its own arbiter
 //!
-//! Store writes block (redb fsyncs on commit), so the actor must not share a thread with the
-//! HTTP workers. As in the token issuer, it is an ordinary `Context` actor started on a
-//! dedicated [`actix::Arbiter`]: the store is moved in (no lock around it), and the `Context`
-//! has the timer that prunes. One actor means one writer, so revocations apply in arrival
-//! order and the published snapshot is always the store's content.
+//! Store writes block (redb fsyncs on commit; a Redis store waits for the server), so the actor
+//! must not share a thread with the HTTP workers. As in the token issuer, it is an ordinary
+//! `Context` actor started on a dedicated [`actix::Arbiter`]: the store is moved in (no lock
+//! around it), and the `Context` has the timers that prune and retry. One actor means one
+//! writer, so revocations apply in arrival order and the published snapshot always contains
+//! everything the store acknowledged.
 //!
 //! Decisions never message this actor: they read the [`SharedRevocations`] snapshot it
-//! publishes after each durable write.
+//! publishes after each durable write, each remote event ([`ApplyRemote`]) and each reload
+//! ([`Resync`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +20,17 @@ use actix::{Actor, AsyncContext, Context, Handler};
 
 use crate::Clock;
 use crate::error::StoreError;
-use crate::messages::{PruneExpired, Revoke};
-use crate::revocation::{RevocationSet, RevocationStore, SharedRevocations};
+use crate::messages::{ApplyRemote, PruneExpired, Resync, Revoke, RevokeSubject};
+use crate::revocation::{RevocationSet, RevocationStore, SharedRevocations, SubjectRevocation};
 
 /// How often revocations of expired tokens are forgotten.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The first wait before retrying a failed [`Resync`]; doubles up to [`RESYNC_MAX_BACKOFF`].
+const RESYNC_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The longest wait between two attempts of a failing [`Resync`].
+const RESYNC_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Owns the revocation store and the master copy of the revocation set.
 pub(crate) struct ValidatorActor {
@@ -35,8 +43,11 @@ pub(crate) struct ValidatorActor {
     /// Revocations are kept this long past their token's `exp`, since the verifier still
     /// accepts the token that long.
     leeway_secs: u64,
-    /// The time source for the pruning timer (messages carry their own `now`).
+    /// The time source for the timers and [`Resync`] (other messages carry their own `now`).
     clock: Clock,
+    /// The wait before the next retry of a failed [`Resync`]; `None` when no retry is
+    /// scheduled, so failures arriving together schedule one retry, not one each.
+    resync_backoff: Option<Duration>,
 }
 
 // === impl ValidatorActor ===
@@ -56,11 +67,53 @@ impl ValidatorActor {
             published,
             leeway_secs,
             clock,
+            resync_backoff: None,
         }
     }
 
     fn publish(&self) {
         self.published.store(Arc::new(self.set.clone()));
+    }
+
+    /// Schedules another [`Resync`] after a failed one, unless one is already scheduled.
+    fn retry_resync(&mut self, ctx: &mut Context<Self>) {
+        if self.resync_backoff.is_some() {
+            return;
+        }
+        let delay = RESYNC_FIRST_BACKOFF;
+        self.resync_backoff = Some(delay);
+        ctx.run_later(delay, |act, ctx| act.retry_due(ctx));
+    }
+
+    /// A scheduled retry: reload, and schedule the next one (longer) if it fails again.
+    fn retry_due(&mut self, ctx: &mut Context<Self>) {
+        if self.resync().is_ok() {
+            self.resync_backoff = None;
+            return;
+        }
+        let delay = self
+            .resync_backoff
+            .map_or(RESYNC_FIRST_BACKOFF, |d| (d * 2).min(RESYNC_MAX_BACKOFF));
+        self.resync_backoff = Some(delay);
+        ctx.run_later(delay, |act, ctx| act.retry_due(ctx));
+    }
+
+    /// Reloads the store and merges it into the set; how many entries changed.
+    fn resync(&mut self) -> Result<usize, StoreError> {
+        let cutoff = (self.clock)().saturating_sub(self.leeway_secs);
+        let loaded = self.store.load(cutoff).inspect_err(|e| {
+            tracing::warn!(error = %e, "reloading the revocation list failed; will retry");
+        })?;
+        let changed = self.set.merge(loaded);
+        if changed > 0 {
+            self.publish();
+            tracing::info!(
+                changed,
+                revoked = self.set.len(),
+                "revocations caught up from the store"
+            );
+        }
+        Ok(changed)
     }
 }
 
@@ -83,14 +136,58 @@ impl Handler<Revoke> for ValidatorActor {
             tracing::error!(jti = %msg.jti, error = %e, "revocation could not be stored");
             return Err(e);
         }
-        let exp = match self.set.get(&msg.jti) {
-            Some(&old) => old.max(msg.exp),
-            None => msg.exp,
-        };
-        self.set.insert(msg.jti.clone(), exp);
-        self.publish();
-        tracing::info!(jti = %msg.jti, exp, revoked = self.set.len(), "access token revoked");
+        if self.set.insert_token(&msg.jti, msg.exp) {
+            self.publish();
+        }
+        tracing::info!(jti = %msg.jti, exp = msg.exp, revoked = self.set.len(), "access token revoked");
         Ok(())
+    }
+}
+
+impl Handler<RevokeSubject> for ValidatorActor {
+    type Result = Result<(), StoreError>;
+
+    fn handle(&mut self, msg: RevokeSubject, _: &mut Self::Context) -> Self::Result {
+        let RevokeSubject {
+            subject,
+            before,
+            keep_until,
+        } = msg;
+        if let Err(e) = self.store.insert_subject(&subject, before, keep_until) {
+            tracing::error!(subject = ?subject, error = %e, "subject revocation could not be stored");
+            return Err(e);
+        }
+        if self
+            .set
+            .insert_subject(&subject, SubjectRevocation { before, keep_until })
+        {
+            self.publish();
+        }
+        tracing::info!(subject = ?subject, before, keep_until, "access tokens of a subject revoked");
+        Ok(())
+    }
+}
+
+impl Handler<ApplyRemote> for ValidatorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplyRemote, _: &mut Self::Context) {
+        if self.set.apply(&msg.event) {
+            self.publish();
+            tracing::debug!(event = ?msg.event, "revocation from another node applied");
+        }
+    }
+}
+
+impl Handler<Resync> for ValidatorActor {
+    type Result = Result<usize, StoreError>;
+
+    fn handle(&mut self, _: Resync, ctx: &mut Self::Context) -> Self::Result {
+        let result = self.resync();
+        if result.is_err() {
+            self.retry_resync(ctx);
+        }
+        result
     }
 }
 
@@ -101,9 +198,7 @@ impl Handler<PruneExpired> for ValidatorActor {
         let cutoff = msg.now.saturating_sub(self.leeway_secs);
         // Forgetting an entry whose token is expired is always safe, so memory is pruned even
         // if the store is not; the store catches up at the next tick (or the next load).
-        let before = self.set.len();
-        self.set.retain(|_, exp| *exp >= cutoff);
-        if self.set.len() != before {
+        if self.set.retain(cutoff) {
             self.publish();
         }
         let result = self.store.prune(cutoff);

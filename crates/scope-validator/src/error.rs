@@ -16,9 +16,14 @@ pub enum StoreError {
     /// The data directory could not be created.
     #[error("revocation store directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A shared store (Redis) could not be reached in time. A write that timed out may or may
+    /// not have been applied; decisions keep running from the last snapshot.
+    #[error("revocation store unavailable: {0}")]
+    Unavailable(String),
 }
 
-/// Why [`crate::ScopeValidator::revoke`] (or a prune) did not complete.
+/// Why [`crate::ScopeValidator::revoke`] (or a subject revocation, or a prune) did not
+/// complete.
 #[derive(Debug, Error)]
 pub enum ValidatorError {
     /// The store refused the write; the revocation is not in effect.

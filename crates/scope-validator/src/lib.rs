@@ -14,15 +14,20 @@
 //!   [`ValidatorConfig`].
 //! - `decision.rs`: [`Decision`], [`Principal`], [`Deny`], and the path-and-scope half of a
 //!   decision (pure).
-//! - `validator.rs`: [`ScopeValidator`], the handle: `decide`, `authenticate`, `revoke`, and
-//!   the order of the token checks.
+//! - `validator.rs`: [`ScopeValidator`], the handle: `decide`, `authenticate`, `revoke`,
+//!   `revoke_subject`, `apply_remote`, `resync`, and the order of the token checks.
 //! - `keys.rs`: the key-set generation, its verifier, and key epochs (how key retirement
 //!   reaches cached tokens).
 //! - `cache.rs`: the verified-token cache, and why it is safe.
 //! - `actor.rs`: the actor that owns the revocation store and publishes the revocation set.
-//! - `messages.rs`: its messages (`Revoke`, `PruneExpired`).
-//! - `revocation/mod.rs`: [`RevocationStore`], the storage boundary, and the snapshot type.
-//! - `revocation/embedded.rs`: [`EmbeddedRevocationStore`], the redb backend.
+//! - `messages.rs`: its messages (`Revoke`, `RevokeSubject`, `ApplyRemote`, `Resync`,
+//!   `PruneExpired`).
+//! - `revocation/mod.rs`: [`RevocationStore`], the storage boundary, and what it holds
+//!   ([`Revocations`], [`SubjectRevocation`]).
+//! - `revocation/event.rs`: [`RevocationEvent`], a revocation as nodes announce it.
+//! - `revocation/set.rs`: the snapshot decisions read (revoked `jti`s and subjects).
+//! - `revocation/embedded.rs`: [`EmbeddedRevocationStore`], the redb backend (the Redis
+//!   backend and its listener are in `scopegate-cluster`).
 //! - `error.rs`: [`StartError`], [`ValidatorError`], [`StoreError`].
 //!
 //! # Invariants
@@ -31,7 +36,8 @@
 //! - The cache is keyed by the whole token and holds only tokens that passed every check; a
 //!   hit never outlives the token's `exp`, its key's presence in the key set, or a revocation.
 //! - A revocation is visible to decisions only after it is durable, and as soon as `revoke`
-//!   returns.
+//!   (or `revoke_subject`) returns. Remote events and reloads only ever add to the snapshot
+//!   (until entries expire), so their order does not matter.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms, missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -54,7 +60,9 @@ use std::sync::Arc;
 pub use config::{UnmatchedPath, ValidatorConfig, ValidatorSettings};
 pub use decision::{Decision, Deny, Principal};
 pub use error::{StartError, StoreError, ValidatorError};
-pub use revocation::{EmbeddedRevocationStore, RevocationStore};
+pub use revocation::{
+    EmbeddedRevocationStore, RevocationEvent, RevocationStore, Revocations, SubjectRevocation,
+};
 pub use validator::ScopeValidator;
 
 /// The current time in seconds since the Unix epoch; injected so tests can move it.

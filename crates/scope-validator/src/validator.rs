@@ -2,14 +2,16 @@
 //!
 //! A decision runs entirely on the caller's thread from snapshots: the key set (`ArcSwap`),
 //! the policy ([`PolicyReader`]), the revocation set (`ArcSwap` of a persistent map) and the
-//! verified-token cache. Only [`ScopeValidator::revoke`] and [`ScopeValidator::prune_expired`]
-//! talk to the actor.
+//! verified-token cache. Only the revocation methods ([`ScopeValidator::revoke`],
+//! [`ScopeValidator::revoke_subject`], [`ScopeValidator::apply_remote`],
+//! [`ScopeValidator::resync`]) and [`ScopeValidator::prune_expired`] talk to the actor.
 //!
 //! # Order of the checks
 //!
 //! 1. a token is present;
 //! 2. cache hit: the key epoch (the `kid` is still in the key set with the same material), then
-//!    `exp`/`nbf` with the leeway, then revocation. An entry whose key no longer holds is
+//!    `exp`/`nbf` with the leeway, then revocation (the `jti`, and the `sub` against a subject
+//!    revocation's "before" with the token's `iat`). An entry whose key no longer holds is
 //!    dropped and the token verified in full, so it gets the reason an uncached token would;
 //! 3. cache miss: the [`Verifier`](scopegate_jwt::Verifier) (shape, `kid`, `alg`, `typ`,
 //!    signature, `iss`, `aud`, `exp`, `nbf`), then revocation; a token that passes is cached;
@@ -22,7 +24,7 @@ use actix::{Actor, Addr, Arbiter, System};
 use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use scopegate_jwt::{KeySet, VerifyError};
+use scopegate_jwt::{AccessTokenClaims, KeySet, VerifyError};
 use scopegate_policy_store::PolicyReader;
 
 use crate::Clock;
@@ -32,8 +34,8 @@ use crate::config::{ValidatorConfig, ValidatorSettings};
 use crate::decision::{Decision, Deny, Principal, authorize};
 use crate::error::{StartError, ValidatorError};
 use crate::keys::{KeyGeneration, Keys};
-use crate::messages::{PruneExpired, Revoke};
-use crate::revocation::{RevocationSet, RevocationStore, SharedRevocations};
+use crate::messages::{ApplyRemote, PruneExpired, Resync, Revoke, RevokeSubject};
+use crate::revocation::{RevocationEvent, RevocationSet, RevocationStore, SharedRevocations};
 
 /// Longer tokens are refused before they are hashed for a cache lookup (the verifier has the
 /// same limit).
@@ -57,7 +59,8 @@ struct Inner {
     keys: Keys,
     /// Verified tokens (see [`crate::cache`]).
     cache: TokenCache,
-    /// Revoked `jti`s, published by the actor after each durable write.
+    /// Revoked `jti`s and subjects, published by the actor after each durable write, remote
+    /// event or reload.
     revoked: SharedRevocations,
     /// The actor that owns the revocation store.
     actor: Addr<ValidatorActor>,
@@ -107,7 +110,7 @@ impl ScopeValidator {
         }
         let settings = config.settings;
         let loaded = store.load(clock().saturating_sub(settings.leeway_secs))?;
-        let set: RevocationSet = loaded.into_iter().collect();
+        let set = RevocationSet::from(loaded);
         let revoked: SharedRevocations = Arc::new(ArcSwap::from_pointee(set.clone()));
         let arbiter = Arbiter::new();
         let published = Arc::clone(&revoked);
@@ -170,15 +173,56 @@ impl ScopeValidator {
         Ok(())
     }
 
+    /// Revokes every token of `subject` (`sub`) issued at or before `before` (`iat <= before`,
+    /// seconds since the Unix epoch), cached ones included, until `keep_until`: the caller
+    /// passes `before` + the longest access-token lifetime + the leeway, after which every such
+    /// token has expired and the entry is pruned. A token issued after `before` is unaffected.
+    /// Returns once the revocation is durable and visible to every later decision.
+    pub async fn revoke_subject(
+        &self,
+        subject: String,
+        before: u64,
+        keep_until: u64,
+    ) -> Result<(), ValidatorError> {
+        let message = RevokeSubject {
+            subject,
+            before,
+            keep_until,
+        };
+        self.inner.actor.send(message).await??;
+        Ok(())
+    }
+
+    /// Publishes a revocation another node made, without writing it to the store (the shared
+    /// store already has it). Does not wait: callable from a listener task; decisions see it
+    /// as soon as the actor has handled it (microseconds later).
+    pub fn apply_remote(&self, event: RevocationEvent) {
+        self.inner.actor.do_send(ApplyRemote { event });
+    }
+
+    /// Reloads the store and merges it into the published set, e.g. after the listener for
+    /// other nodes' revocations reconnected (what was announced meanwhile is lost, but it is
+    /// in the store). Revocations only ever grow until they expire, so the union is exact.
+    /// Does not wait; if the reload fails the actor retries with a backoff (100 ms doubling to
+    /// 5 s) until one succeeds.
+    pub fn resync(&self) {
+        self.inner.actor.do_send(Resync);
+    }
+
     /// Forgets revocations of tokens expired (beyond the leeway) at `now`; returns how many
     /// were deleted from the store. The actor also does this every minute by itself.
     pub async fn prune_expired(&self, now: u64) -> Result<usize, ValidatorError> {
         Ok(self.inner.actor.send(PruneExpired { now }).await??)
     }
 
-    /// Revocations currently in force (for metrics and tests).
+    /// Revocations currently in force, `jti`s and subjects (for metrics and tests).
     pub fn revoked_len(&self) -> usize {
         self.inner.revoked.load().len()
+    }
+
+    /// Subject revocations currently in force (for metrics and tests).
+    pub fn revoked_subjects_len(&self) -> usize {
+        self.inner.revoked.load().subjects_len()
     }
 
     /// Verified tokens currently cached (for metrics and tests).
@@ -194,6 +238,13 @@ impl ScopeValidator {
     /// Full token verifications (cache misses), since start.
     pub fn cache_misses(&self) -> u64 {
         self.inner.cache.misses()
+    }
+
+    /// Reloads the store now and replies how many entries changed (tests; the public
+    /// [`ScopeValidator::resync`] does not wait).
+    #[cfg(test)]
+    pub(crate) async fn resync_now(&self) -> Result<usize, ValidatorError> {
+        Ok(self.inner.actor.send(Resync).await??)
     }
 
     /// The cache itself, for tests that stage what a request racing a key change could leave.
@@ -241,7 +292,7 @@ impl Inner {
             Some(refused(&VerifyError::Expired))
         } else if entry.nbf > now.saturating_add(leeway) {
             Some(refused(&VerifyError::NotYetValid))
-        } else if self.is_revoked(&entry.principal.claims.jti) {
+        } else if self.is_revoked(&entry.principal.claims) {
             Some(revoked())
         } else {
             None
@@ -261,7 +312,7 @@ impl Inner {
     fn verify(&self, token: &str, keys: &KeyGeneration, now: u64) -> Result<Principal, Deny> {
         self.cache.miss();
         let claims = keys.verifier.verify(token, now).map_err(|e| refused(&e))?;
-        if self.is_revoked(&claims.jti) {
+        if self.is_revoked(&claims) {
             return Err(revoked());
         }
         let (exp, nbf) = (claims.exp, claims.nbf);
@@ -282,8 +333,8 @@ impl Inner {
         Ok(principal)
     }
 
-    fn is_revoked(&self, jti: &str) -> bool {
-        self.revoked.load().contains_key(jti)
+    fn is_revoked(&self, claims: &AccessTokenClaims) -> bool {
+        self.revoked.load().refuses(claims)
     }
 }
 

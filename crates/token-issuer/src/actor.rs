@@ -16,7 +16,9 @@ use actix::{Actor, AsyncContext, Context, Handler};
 
 use crate::Clock;
 use crate::grant::refresh_scopes;
-use crate::messages::{IssueRefresh, LookupRefresh, PruneExpired, RevokeFamily, RotateRefresh};
+use crate::messages::{
+    IssueRefresh, LookupRefresh, PruneExpired, RevokeFamily, RevokeSubject, RotateRefresh,
+};
 use crate::refresh::{RefreshRecord, RefreshStore, Revocation, Rotate, RotateOutcome, StoreError};
 
 /// How often expired refresh tokens are deleted.
@@ -88,6 +90,14 @@ impl Handler<RevokeFamily> for TokenIssuer {
 
     fn handle(&mut self, msg: RevokeFamily, _: &mut Self::Context) -> Self::Result {
         self.store.revoke_family(&msg.hash, &msg.client_id)
+    }
+}
+
+impl Handler<RevokeSubject> for TokenIssuer {
+    type Result = Result<usize, StoreError>;
+
+    fn handle(&mut self, msg: RevokeSubject, _: &mut Self::Context) -> Self::Result {
+        self.store.revoke_subject(&msg.subject)
     }
 }
 

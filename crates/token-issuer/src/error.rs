@@ -7,6 +7,8 @@
 
 use thiserror::Error;
 
+use crate::refresh::StoreError;
+
 /// Why the token endpoint refused a request (RFC 6749 §5.2, plus the 503/500 answers of
 /// RFC 6749 §4.1.2.1's `temporarily_unavailable` and `server_error`).
 ///
@@ -101,6 +103,20 @@ impl TokenError {
         Self::InvalidScope(description.into())
     }
 
+    /// The answer to a failed refresh-store call: `temporarily_unavailable` (503) when a shared
+    /// store could not be reached in time, `server_error` otherwise; the cause goes to the log.
+    pub(crate) fn store(what: &str, cause: &StoreError) -> Self {
+        match cause {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %cause, "{what}");
+                Self::TemporarilyUnavailable(
+                    "the refresh token store is unavailable; retry later".to_owned(),
+                )
+            }
+            _ => Self::internal(what, cause),
+        }
+    }
+
     /// `server_error`: the description stays generic, the cause goes to the log.
     pub(crate) fn internal(what: &str, cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "{what}");
@@ -159,6 +175,18 @@ mod tests {
             assert_eq!(err.description(), "d");
             assert_eq!(err.to_string(), format!("{code}: d"));
         }
+    }
+
+    #[test]
+    fn an_unreachable_store_is_temporarily_unavailable_other_failures_are_internal() {
+        let down = TokenError::store("x", &StoreError::Unavailable("Io: refused".into()));
+        assert_eq!(
+            (down.code(), down.status()),
+            ("temporarily_unavailable", 503)
+        );
+        assert!(!down.description().contains("refused"));
+        let broken = TokenError::store("x", &StoreError::Corrupt("bad json".into()));
+        assert_eq!(broken.code(), "server_error");
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl Inner {
                 .send(IssueRefresh { hash, record })
                 .await
                 .map_err(mailbox)?
-                .map_err(|e| TokenError::internal("storing a refresh token failed", &e))?;
+                .map_err(|e| TokenError::store("storing a refresh token failed", &e))?;
             Some(token)
         } else {
             None
@@ -169,7 +169,7 @@ impl Inner {
             })
             .await
             .map_err(mailbox)?
-            .map_err(|e| TokenError::internal("rotating a refresh token failed", &e))?;
+            .map_err(|e| TokenError::store("rotating a refresh token failed", &e))?;
         let (record, scopes) = match outcome {
             RotateOutcome::Rotated { record, scopes } => (record, scopes),
             RotateOutcome::Unknown => {

@@ -17,11 +17,12 @@
 //! - `grant.rs`: client authentication and the three grants, ending in a signed token.
 //! - `actor.rs`: the TokenIssuer actor, sole owner and writer of the refresh store.
 //! - `messages.rs`: its messages (`IssueRefresh`, `RotateRefresh`, `RevokeFamily`,
-//!   `PruneExpired`), one handler each.
+//!   `RevokeSubject`, `LookupRefresh`, `PruneExpired`), one handler each.
 //! - `secret_cache.rs`: HMAC-keyed cache of verified client secrets, and why it is safe.
 //! - `hash_pool.rs`: argon2id on worker threads behind a bounded queue; [`hash_secret`].
 //! - `refresh/mod.rs`: [`RefreshStore`], the storage boundary, and [`RefreshRecord`].
-//! - `refresh/embedded.rs`: [`EmbeddedRefreshStore`], the redb backend.
+//! - `refresh/embedded.rs`: [`EmbeddedRefreshStore`], the redb backend (the Redis backend of
+//!   cluster mode is in `scopegate-cluster`).
 //!
 //! # Invariants
 //! - Secrets, passwords and tokens never appear in logs, error descriptions or `Debug` output.

@@ -55,6 +55,15 @@ pub(crate) struct RevokeFamily {
     pub(crate) client_id: String,
 }
 
+/// Revoke every refresh-token family of a subject (user), whichever client holds them.
+/// Replies how many families were revoked.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub(crate) struct RevokeSubject {
+    /// The subject (`sub`, the user name) whose refresh tokens all go.
+    pub(crate) subject: String,
+}
+
 /// Look a refresh token up without changing it (introspection).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<RefreshRecord>, StoreError>")]

@@ -18,7 +18,7 @@ use crate::actor::TokenIssuer;
 use crate::config::IssuerConfig;
 use crate::error::{StartError, TokenError};
 use crate::hash_pool::HashPool;
-use crate::messages::{LookupRefresh, RevokeFamily};
+use crate::messages::{LookupRefresh, RevokeFamily, RevokeSubject};
 use crate::refresh::{RefreshRecord, Revocation};
 use crate::refresh::{RefreshStore, TokenHash};
 use crate::request::{ClientRequest, Grant, TokenRequest};
@@ -179,7 +179,7 @@ impl TokenService {
                     "the token issuer is unavailable; retry later".to_owned(),
                 )
             })?
-            .map_err(|e| TokenError::internal("looking up a refresh token failed", &e))?;
+            .map_err(|e| TokenError::store("looking up a refresh token failed", &e))?;
         Ok(record.filter(|r| !r.rotated && r.expires_at > now))
     }
 
@@ -207,7 +207,7 @@ impl TokenService {
                     "the token issuer is unavailable; retry later".to_owned(),
                 )
             })?
-            .map_err(|e| TokenError::internal("revoking a refresh token family failed", &e))?;
+            .map_err(|e| TokenError::store("revoking a refresh token family failed", &e))?;
         tracing::info!(
             client_id = ?loggable(client_id),
             outcome = ?outcome,
@@ -220,6 +220,35 @@ impl TokenService {
                 "the token was not issued to this client".to_owned(),
             )),
         }
+    }
+
+    /// Revokes every refresh token of `subject` (the user name, an access token's `sub`), in
+    /// every family and for every client: "sign out everywhere", or an account that must lose
+    /// access now. Returns how many families were revoked.
+    ///
+    /// Access tokens already issued stay valid until they expire unless the validator is told
+    /// too (`ScopeValidator::revoke_subject`); the caller (an admin route) does both.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<usize, TokenError> {
+        let families = self
+            .inner
+            .issuer
+            .send(RevokeSubject {
+                subject: subject.to_owned(),
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the token issuer actor is unavailable");
+                TokenError::TemporarilyUnavailable(
+                    "the token issuer is unavailable; retry later".to_owned(),
+                )
+            })?
+            .map_err(|e| TokenError::store("revoking a subject's refresh tokens failed", &e))?;
+        tracing::info!(
+            subject = ?loggable(subject),
+            families,
+            "refresh tokens of a subject revoked"
+        );
+        Ok(families)
     }
 
     /// Credential checks waiting for a hash worker right now (a gauge for metrics).

@@ -1,10 +1,17 @@
 //! [`PolicyBackend`]: where the policy store keeps its events, behind a trait so that the
-//! embedded database and (later) Redis are interchangeable.
+//! embedded database and Redis are interchangeable.
 //!
 //! A backend is owned by the [`crate::PolicyStore`] actor and called only from its thread, so
-//! its methods take `&mut self` and may block (an embedded commit waits for `fsync`).
+//! its methods take `&mut self` and may block (an embedded commit waits for `fsync`, a Redis
+//! write for the network).
+//!
+//! A shared backend (Redis) has several writers, one per node. Each write names the version it
+//! was computed on and fails with [`SaveError::Stale`] when another node wrote first; the store
+//! then reads what it missed with [`PolicyBackend::catch_up`] and recomputes. The embedded
+//! backend has a single writer, so the defaults of those methods are all it needs.
 
 use scopegate_core::{Policy, PolicyEvent};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{LoadError, SaveError};
 
@@ -24,6 +31,9 @@ pub trait PolicyBackend: Send + 'static {
 
     /// Durably records `event`, which produced `policy` (at `policy.version()`), before
     /// returning.
+    ///
+    /// A backend with several writers fails with [`SaveError::Stale`] (recording nothing) when
+    /// the store is not at `policy.version() - 1`, the version the event was applied to.
     fn append(&mut self, event: &PolicyEvent, policy: &Policy) -> Result<(), SaveError>;
 
     /// Durably records several events, each with the policy it produced, in version order, as
@@ -38,8 +48,54 @@ pub trait PolicyBackend: Send + 'static {
         Ok(())
     }
 
+    /// [`PolicyBackend::append_batch`], stamping the entries with `created_at_us` (the writer's
+    /// clock, microseconds since the Unix epoch) where the backend's log carries a time, so that
+    /// other nodes can measure how long a change took to reach them. The store always writes
+    /// through this method; the default ignores the stamp.
+    fn append_batch_at(
+        &mut self,
+        items: &[(PolicyEvent, Policy)],
+        created_at_us: u64,
+    ) -> Result<(), SaveError> {
+        let _ = created_at_us;
+        self.append_batch(items)
+    }
+
+    /// What other writers recorded after version `from`: the events `from + 1 ..=` the stored
+    /// version in order, or the whole stored policy when the log no longer reaches back to
+    /// `from + 1` (or the store holds something other than a continuation of `from`).
+    ///
+    /// The default is for a backend with a single writer, the store itself: nothing to catch
+    /// up on.
+    fn catch_up(&mut self, from: u64) -> Result<CatchUp, LoadError> {
+        let _ = from;
+        Ok(CatchUp::Events(Vec::new()))
+    }
+
     /// Short human name for logs (`embedded redb at /var/lib/scopegate/policy.redb`).
     fn describe(&self) -> String;
+}
+
+/// What a node missed, as [`PolicyBackend::catch_up`] reads it.
+#[derive(Debug, Clone)]
+pub enum CatchUp {
+    /// The missing events, in version order (empty: nothing was missed).
+    Events(Vec<LoggedEvent>),
+    /// The whole stored policy, at the stored version: the log was trimmed past the caller's
+    /// version, so the events in between are gone.
+    Full(Policy),
+}
+
+/// One entry of a shared event log, and the message announcing it to the other nodes (Redis
+/// stores and publishes exactly this JSON: `{"version": n, "created_at_us": t, "event": …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// The version `event` produced.
+    pub version: u64,
+    /// When the writing node recorded it: its clock, microseconds since the Unix epoch.
+    pub created_at_us: u64,
+    /// The change.
+    pub event: PolicyEvent,
 }
 
 pub use embedded::EmbeddedBackend;

@@ -1,19 +1,26 @@
 //! [`EmbeddedRevocationStore`]: revocations in a redb file (`revocations.redb` in the data
 //! directory), for single-node deployments without Redis.
 //!
-//! Two tables, always changed together in one write transaction:
+//! Three tables:
 //! - `revoked`: `jti` → the token's `exp`;
-//! - `expiry`: (`exp`, `jti`) → (), so pruning is a range scan, not a full one.
+//! - `expiry`: (`exp`, `jti`) → (), so pruning tokens is a range scan, not a full one (both
+//!   always changed together in one write transaction);
+//! - `subjects`: `sub` → (`before`, `keep_until`). Subject revocations are rare (an
+//!   administrator's act), so pruning them scans this table rather than keeping an index.
+//!
+//! A file written before subject revocations existed simply gains the `subjects` table when
+//! opened.
 
 use std::path::Path;
 
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
-use super::RevocationStore;
+use super::{RevocationStore, Revocations, SubjectRevocation};
 use crate::error::StoreError;
 
 const REVOKED: TableDefinition<'_, &str, u64> = TableDefinition::new("revoked");
 const EXPIRY: TableDefinition<'_, (u64, &str), ()> = TableDefinition::new("expiry");
+const SUBJECTS: TableDefinition<'_, &str, (u64, u64)> = TableDefinition::new("subjects");
 
 /// The file name inside the data directory.
 const FILE: &str = "revocations.redb";
@@ -35,32 +42,71 @@ impl EmbeddedRevocationStore {
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(REVOKED).map_err(db_err)?;
         txn.open_table(EXPIRY).map_err(db_err)?;
+        txn.open_table(SUBJECTS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
 }
 
 impl RevocationStore for EmbeddedRevocationStore {
-    fn load(&mut self, now: u64) -> Result<Vec<(String, u64)>, StoreError> {
+    fn load(&mut self, now: u64) -> Result<Revocations, StoreError> {
         let pruned = self.prune(now)?;
         if pruned > 0 {
             tracing::debug!(pruned, "expired revocations deleted at load");
         }
         let txn = self.db.begin_read().map_err(db_err)?;
         let revoked = txn.open_table(REVOKED).map_err(db_err)?;
-        let entries = revoked.iter().map_err(db_err)?;
-        entries
+        let tokens = revoked
+            .iter()
+            .map_err(db_err)?
             .map(|entry| {
                 entry
                     .map(|(jti, exp)| (jti.value().to_owned(), exp.value()))
                     .map_err(db_err)
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let subjects = txn.open_table(SUBJECTS).map_err(db_err)?;
+        let subjects = subjects
+            .iter()
+            .map_err(db_err)?
+            .map(|entry| {
+                entry
+                    .map(|(subject, value)| {
+                        let (before, keep_until) = value.value();
+                        let revocation = SubjectRevocation { before, keep_until };
+                        (subject.value().to_owned(), revocation)
+                    })
+                    .map_err(db_err)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Revocations { tokens, subjects })
     }
 
     fn insert(&mut self, jti: &str, exp: u64) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         put(&txn, jti, exp)?;
+        txn.commit().map_err(db_err)
+    }
+
+    fn insert_subject(
+        &mut self,
+        subject: &str,
+        before: u64,
+        keep_until: u64,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut subjects = txn.open_table(SUBJECTS).map_err(db_err)?;
+            let new = SubjectRevocation { before, keep_until };
+            let old = subjects.get(subject).map_err(db_err)?.map(|v| v.value());
+            let merged = match old {
+                Some((before, keep_until)) => SubjectRevocation { before, keep_until }.merge(new),
+                None => new,
+            };
+            subjects
+                .insert(subject, (merged.before, merged.keep_until))
+                .map_err(db_err)?;
+        }
         txn.commit().map_err(db_err)
     }
 
@@ -88,8 +134,17 @@ impl RevocationStore for EmbeddedRevocationStore {
                 revoked.remove(jti.as_str()).map_err(db_err)?;
             }
         }
+        let mut subjects = 0;
+        txn.open_table(SUBJECTS)
+            .map_err(db_err)?
+            .retain(|_, (_, keep_until)| {
+                let keep = keep_until >= now;
+                subjects += usize::from(!keep);
+                keep
+            })
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)?;
-        Ok(expired.len())
+        Ok(expired.len() + subjects)
     }
 }
 
@@ -121,9 +176,14 @@ mod tests {
         EmbeddedRevocationStore::open(&dir.path().join("data")).unwrap()
     }
 
-    fn sorted(mut entries: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    fn sorted(loaded: Revocations) -> Vec<(String, u64)> {
+        let mut entries = loaded.tokens;
         entries.sort();
         entries
+    }
+
+    fn tokens(loaded: Revocations) -> Vec<(String, u64)> {
+        loaded.tokens
     }
 
     #[test]
@@ -165,7 +225,7 @@ mod tests {
         assert_eq!(store.prune(5).unwrap(), 0);
         assert_eq!(store.prune(21).unwrap(), 3);
         assert_eq!(store.prune(21).unwrap(), 0);
-        assert_eq!(store.load(0).unwrap(), [("d".to_owned(), 30)]);
+        assert_eq!(tokens(store.load(0).unwrap()), [("d".to_owned(), 30)]);
     }
 
     #[test]
@@ -175,12 +235,41 @@ mod tests {
         store.insert("a", 50).unwrap();
         store.insert("a", 80).unwrap();
         store.insert("a", 60).unwrap();
-        assert_eq!(store.load(0).unwrap(), [("a".to_owned(), 80)]);
+        assert_eq!(tokens(store.load(0).unwrap()), [("a".to_owned(), 80)]);
         // The stale (50, a) index entry is gone: pruning at 70 must not delete `a`.
         assert_eq!(store.prune(70).unwrap(), 0);
-        assert_eq!(store.load(0).unwrap(), [("a".to_owned(), 80)]);
+        assert_eq!(tokens(store.load(0).unwrap()), [("a".to_owned(), 80)]);
         assert_eq!(store.prune(81).unwrap(), 1);
-        assert!(store.load(0).unwrap().is_empty());
+        assert_eq!(store.load(0).unwrap(), Revocations::default());
+    }
+
+    #[test]
+    fn subject_revocations_merge_survive_reopening_and_are_pruned_after_keep_until() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open(&dir);
+        store.insert_subject("alex", 100, 500).unwrap();
+        store.insert_subject("alex", 90, 600).unwrap();
+        store.insert_subject("paul", 100, 200).unwrap();
+        store.insert("j", 300).unwrap();
+        drop(store);
+
+        let mut store = open(&dir);
+        let mut loaded = store.load(0).unwrap();
+        loaded.subjects.sort_by(|a, b| a.0.cmp(&b.0));
+        let revocation = |before, keep_until| SubjectRevocation { before, keep_until };
+        assert_eq!(
+            loaded.subjects,
+            [
+                ("alex".to_owned(), revocation(100, 600)),
+                ("paul".to_owned(), revocation(100, 200)),
+            ]
+        );
+        assert_eq!(store.prune(200).unwrap(), 0, "kept while keep_until >= now");
+        assert_eq!(store.prune(301).unwrap(), 2, "paul and j");
+        let loaded = store.load(301).unwrap();
+        assert_eq!(loaded.subjects, [("alex".to_owned(), revocation(100, 600))]);
+        assert!(loaded.tokens.is_empty());
+        assert!(store.load(601).unwrap().subjects.is_empty(), "load prunes");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! directory, the shipped quickstart policy, and tokens signed with real keys.
 
 mod cache;
+mod remote;
 mod revocation;
 mod seeds;
 mod tokens;

@@ -2,7 +2,7 @@
 //! a restart, pruning, store failures, and start-up errors.
 
 use super::*;
-use crate::{RevocationStore, StartError, StoreError, ValidatorError};
+use crate::{RevocationStore, Revocations, StartError, StoreError, ValidatorError};
 
 const PATH: &str = "/shopping/1.0.0/orders";
 
@@ -128,10 +128,13 @@ async fn revoking_again_keeps_the_later_expiry() {
 struct BrokenStore;
 
 impl RevocationStore for BrokenStore {
-    fn load(&mut self, _: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        Ok(Vec::new())
+    fn load(&mut self, _: u64) -> Result<Revocations, StoreError> {
+        Ok(Revocations::default())
     }
     fn insert(&mut self, _: &str, _: u64) -> Result<(), StoreError> {
+        Err(StoreError::Database("disk full".into()))
+    }
+    fn insert_subject(&mut self, _: &str, _: u64, _: u64) -> Result<(), StoreError> {
         Err(StoreError::Database("disk full".into()))
     }
     fn prune(&mut self, _: u64) -> Result<usize, StoreError> {
@@ -163,6 +166,8 @@ async fn a_revocation_the_store_refuses_is_reported_and_not_applied() {
     let token = key.sign(&claims).unwrap();
     let err = validator.revoke(claims.jti.clone(), claims.exp).await;
     assert!(matches!(err, Err(ValidatorError::Store(_))), "{err:?}");
+    let err = validator.revoke_subject("paul".into(), T0, T0 + TTL).await;
+    assert!(matches!(err, Err(ValidatorError::Store(_))), "{err:?}");
     assert_eq!(validator.revoked_len(), 0);
     allowed(validator.decide(Some(&token), "POST", PATH, T0));
     assert!(matches!(
@@ -175,10 +180,13 @@ async fn a_revocation_the_store_refuses_is_reported_and_not_applied() {
 struct UnreadableStore;
 
 impl RevocationStore for UnreadableStore {
-    fn load(&mut self, _: u64) -> Result<Vec<(String, u64)>, StoreError> {
+    fn load(&mut self, _: u64) -> Result<Revocations, StoreError> {
         Err(StoreError::Database("corrupt".into()))
     }
     fn insert(&mut self, _: &str, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn insert_subject(&mut self, _: &str, _: u64, _: u64) -> Result<(), StoreError> {
         Ok(())
     }
     fn prune(&mut self, _: u64) -> Result<usize, StoreError> {
@@ -205,4 +213,72 @@ fn start_needs_an_actix_system() {
     let (_, keys) = keys();
     let err = ScopeValidator::start(config(), quickstart(), keys, Box::new(BrokenStore));
     assert!(matches!(err, Err(StartError::NoSystem)));
+}
+
+/// Claims for `user` issued at `iat` (valid for [`TTL`] from then), with the harness's next
+/// `jti`.
+fn issued_at(h: &Harness, user: &str, iat: u64) -> AccessTokenClaims {
+    AccessTokenClaims {
+        iat,
+        nbf: iat,
+        exp: iat + TTL,
+        ..h.claims(user, "order_add")
+    }
+}
+
+#[actix::test]
+async fn a_subject_revocation_refuses_earlier_tokens_cached_or_not_and_spares_later_ones() {
+    let h = Harness::start();
+    let cached = h.key.sign(&issued_at(&h, "paul", T0 - 10)).unwrap();
+    let uncached = h.key.sign(&issued_at(&h, "paul", T0)).unwrap();
+    let later = h.key.sign(&issued_at(&h, "paul", T0 + 1)).unwrap();
+    let alex = h.key.sign(&issued_at(&h, "alex", T0 - 10)).unwrap();
+    allowed(h.decide(&cached, "POST", PATH));
+    allowed(h.decide(&alex, "POST", PATH));
+
+    h.validator
+        .revoke_subject("paul".into(), T0, T0 + TTL + 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            h.validator.revoked_len(),
+            h.validator.revoked_subjects_len()
+        ),
+        (1, 1)
+    );
+    assert_invalid_token(h.decide(&cached, "POST", PATH), "revoked");
+    assert_invalid_token(h.decide(&uncached, "POST", PATH), "revoked");
+    assert!(h.validator.authenticate(&uncached, T0).is_err());
+    let at_later = h.validator.decide(Some(&later), "POST", PATH, T0 + 1);
+    allowed(at_later);
+    allowed(h.decide(&alex, "POST", PATH));
+    // The refused cache entry is gone: alex's and the later token remain.
+    assert_eq!(h.validator.cache_len(), 2);
+}
+
+#[actix::test]
+async fn subject_revocations_survive_a_restart_and_are_pruned_after_keep_until() {
+    let h = Harness::start();
+    let token = h.key.sign(&issued_at(&h, "paul", T0)).unwrap();
+    h.validator
+        .revoke_subject("paul".into(), T0, T0 + TTL + 30)
+        .await
+        .unwrap();
+    // Revoking again with an earlier time keeps the later one.
+    h.validator
+        .revoke_subject("paul".into(), T0 - 100, T0)
+        .await
+        .unwrap();
+    let h = h.restart();
+    assert_eq!(h.validator.revoked_subjects_len(), 1);
+    assert_invalid_token(h.decide(&token, "POST", PATH), "revoked");
+
+    // keep_until + leeway: every token it refused has expired by then.
+    let end = T0 + TTL + 30 + 30;
+    assert_eq!(h.validator.prune_expired(end).await.unwrap(), 0);
+    assert_eq!(h.validator.prune_expired(end + 1).await.unwrap(), 1);
+    assert_eq!(h.validator.revoked_subjects_len(), 0);
+    let late = h.validator.decide(Some(&token), "POST", PATH, end + 1);
+    assert_invalid_token(late, "expired");
 }

@@ -5,6 +5,11 @@
 //! - `tokens`: token hash → JSON [`RefreshRecord`];
 //! - `families`: family id → token hashes (multimap), to revoke a family without a scan;
 //! - `expiry`: (expires_at, token hash) → (), to prune expired tokens by a range scan.
+//!
+//! There is no subject index: [`RefreshStore::revoke_subject`] scans `tokens`. It is a rare
+//! administrative operation on a single node's store (thousands of records, not millions), so
+//! a full scan inside one write transaction is cheaper than maintaining a fourth table on every
+//! issue and rotation.
 
 use std::path::Path;
 
@@ -114,6 +119,27 @@ impl RefreshStore for EmbeddedRefreshStore {
         delete_family(&txn, &record.family)?;
         txn.commit().map_err(db_err)?;
         Ok(Revocation::Revoked)
+    }
+
+    fn revoke_subject(&mut self, subject: &str) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let families: std::collections::BTreeSet<String> = {
+            let tokens = txn.open_table(TOKENS).map_err(db_err)?;
+            let mut families = std::collections::BTreeSet::new();
+            for entry in tokens.iter().map_err(db_err)? {
+                let (_, value) = entry.map_err(db_err)?;
+                let record = decode(value.value())?;
+                if record.subject == subject {
+                    families.insert(record.family);
+                }
+            }
+            families
+        };
+        for family in &families {
+            delete_family(&txn, family)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(families.len())
     }
 
     fn prune_expired(&mut self, now: u64) -> Result<usize, StoreError> {

@@ -173,6 +173,42 @@ fn revoke_family_deletes_every_member() {
 }
 
 #[test]
+fn revoke_subject_deletes_every_family_of_that_subject_only() {
+    let (_dir, mut store) = open();
+    let (a1, a2, b1, p1) = (
+        TokenHash::of("a1"),
+        TokenHash::of("a2"),
+        TokenHash::of("b1"),
+        TokenHash::of("p1"),
+    );
+    store.insert(&a1, &record("fa", 1000)).unwrap();
+    rotate(&mut store, &a1, &a2, "app", 10);
+    let other_client = RefreshRecord {
+        client_id: "other".to_owned(),
+        ..record("fb", 1000)
+    };
+    store.insert(&b1, &other_client).unwrap();
+    let paul = RefreshRecord {
+        subject: "paul".to_owned(),
+        ..record("fp", 1000)
+    };
+    store.insert(&p1, &paul).unwrap();
+
+    assert_eq!(store.revoke_subject("alex").unwrap(), 2);
+    for gone in [&a1, &a2, &b1] {
+        assert_eq!(store.get(gone).unwrap(), None);
+    }
+    assert_eq!(store.get(&p1).unwrap(), Some(paul));
+    assert_eq!(store.revoke_subject("alex").unwrap(), 0);
+    assert_eq!(
+        rotate(&mut store, &a2, &a1, "app", 11),
+        RotateOutcome::Unknown
+    );
+    // The indexes went too: nothing is left to prune or to revoke by family.
+    assert_eq!(store.prune_expired(5000).unwrap(), 1);
+}
+
+#[test]
 fn prune_removes_exactly_the_expired_tokens() {
     let (_dir, mut store) = open();
     let (a, b, c) = (TokenHash::of("a"), TokenHash::of("b"), TokenHash::of("c"));

@@ -1,9 +1,10 @@
 //! Refresh tokens: opaque random values, stored only as SHA-256 hashes, rotated on every use
 //! and revoked by family on reuse (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
 //!
-//! [`RefreshStore`] is the storage boundary, so a Redis store can replace
-//! [`EmbeddedRefreshStore`] (redb) later. Only the [`crate::actor::TokenIssuer`] actor calls it:
-//! the actor serializes every write, and each rotation is one atomic check-and-mark.
+//! [`RefreshStore`] is the storage boundary: [`EmbeddedRefreshStore`] (redb) for a single node,
+//! `scopegate_cluster::RedisRefreshStore` in cluster mode. Only the
+//! [`crate::actor::TokenIssuer`] actor calls it: the actor serializes the writes of its node, and
+//! each rotation is one atomic check-and-mark (across nodes too, for a shared store).
 
 mod embedded;
 
@@ -129,6 +130,10 @@ pub enum StoreError {
     /// The data directory could not be created.
     #[error("refresh store directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A shared store (Redis) could not be reached in time; the request gets
+    /// `temporarily_unavailable` (503). A write that timed out may or may not have been applied.
+    #[error("refresh store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Where refresh tokens live. Called only from the TokenIssuer actor, one call at a time.
@@ -160,7 +165,13 @@ pub trait RefreshStore: Send + 'static {
         client_id: &str,
     ) -> Result<Revocation, StoreError>;
 
-    /// Deletes tokens that expired at or before `now`; returns how many.
+    /// Deletes every family the subject (user) holds a token of: all their refresh tokens,
+    /// whichever client they were issued to ("sign out everywhere", an account disabled or
+    /// compromised). Returns how many families were revoked (0 if none).
+    fn revoke_subject(&mut self, subject: &str) -> Result<usize, StoreError>;
+
+    /// Deletes tokens that expired at or before `now`; returns how many. A store whose entries
+    /// expire by themselves (Redis TTLs) returns 0.
     fn prune_expired(&mut self, now: u64) -> Result<usize, StoreError>;
 }
 

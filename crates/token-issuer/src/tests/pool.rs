@@ -250,6 +250,10 @@ impl crate::RefreshStore for UnreachableStore {
         Err(crate::StoreError::Database("touched".into()))
     }
 
+    fn revoke_subject(&mut self, _: &str) -> Result<usize, crate::StoreError> {
+        Err(crate::StoreError::Database("touched".into()))
+    }
+
     fn prune_expired(&mut self, _: u64) -> Result<usize, crate::StoreError> {
         Ok(0)
     }

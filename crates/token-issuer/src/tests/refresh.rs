@@ -183,6 +183,27 @@ async fn revocation_revokes_the_whole_family() {
 }
 
 #[actix::test]
+async fn revoking_a_subject_revokes_all_their_families_and_nobody_else_s() {
+    let h = Harness::start(cheap_quickstart(), IssuerConfig::default());
+    let (_, a1) = login(&h, "item_view").await;
+    let (_, a2) = login(&h, "item_view").await;
+    let a2 = refresh(&h, &a2, "").await.unwrap().refresh_token.unwrap();
+    let paul = h.token(&password_body("paul", "item_view")).await.unwrap();
+    let p1 = paul.refresh_token.unwrap();
+
+    assert_eq!(h.service.revoke_subject("alex").await.unwrap(), 2);
+    assert!(is_invalid_grant(&refresh(&h, &a1, "").await));
+    assert!(is_invalid_grant(&refresh(&h, &a2, "").await));
+    assert!(refresh(&h, &p1, "").await.is_ok());
+    // Nothing left: idempotent, and an unknown subject is not an error.
+    assert_eq!(h.service.revoke_subject("alex").await.unwrap(), 0);
+    assert_eq!(h.service.revoke_subject("nobody").await.unwrap(), 0);
+    // A new login afterwards works as usual.
+    let (_, a3) = login(&h, "item_view").await;
+    assert!(refresh(&h, &a3, "").await.is_ok());
+}
+
+#[actix::test]
 async fn no_refresh_token_for_clients_without_the_refresh_grant() {
     let mut doc = cheap_quickstart();
     let client = doc
