@@ -40,9 +40,6 @@ pub struct ClusterSettings {
     pub key_encryption_key: Option<String>,
     /// A file holding the base64 key-encryption key (a mounted secret).
     pub key_encryption_key_file: Option<std::path::PathBuf>,
-    /// How long a new signing key is published (verify-only, in every JWKS) before any node
-    /// signs with it, seconds.
-    pub key_announce_secs: u64,
 }
 
 impl Default for ClusterSettings {
@@ -59,7 +56,6 @@ impl Default for ClusterSettings {
             fail_readiness_when_degraded: false,
             key_encryption_key: None,
             key_encryption_key_file: None,
-            key_announce_secs: 10,
         }
     }
 }
@@ -78,6 +74,35 @@ impl ClusterSettings {
     /// The per-command timeout.
     pub fn command_timeout(&self) -> Duration {
         Duration::from_millis(self.command_timeout_ms.max(1))
+    }
+
+    /// The key-encryption key from `key_encryption_key` or `key_encryption_key_file`; cluster
+    /// mode refuses to start without one, because signing keys go to Redis only sealed.
+    pub fn key_encryption_key(&self) -> Result<crate::keyring::Kek, crate::ClusterError> {
+        let text = match (&self.key_encryption_key, &self.key_encryption_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(crate::ClusterError::Config(
+                    "set cluster.key_encryption_key or cluster.key_encryption_key_file, not both"
+                        .into(),
+                ));
+            }
+            (Some(text), None) => text.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+                crate::ClusterError::Config(format!(
+                    "cannot read cluster.key_encryption_key_file {}: {e}",
+                    path.display()
+                ))
+            })?,
+            (None, None) => {
+                return Err(crate::ClusterError::Config(
+                    "cluster mode needs a key-encryption key to seal signing keys in Redis: set \
+                     cluster.key_encryption_key_file (or SCOPEGATE__CLUSTER__KEY_ENCRYPTION_KEY) \
+                     to 32 random bytes in base64, the same on every node (openssl rand -base64 32)"
+                        .into(),
+                ));
+            }
+        };
+        crate::keyring::Kek::from_base64(&text)
     }
 
     /// The names of every key and channel this deployment uses.

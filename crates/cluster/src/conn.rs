@@ -10,9 +10,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
+use redis::ConnectionLike as _;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 
 use crate::config::ClusterSettings;
@@ -151,7 +152,7 @@ fn sentinel_client(rest: &str) -> Result<SentinelClient, ClusterError> {
                     .map_err(|_| bad("a sentinel address is not host:port"))
             })
             .collect::<Result<Vec<_>, _>>()?,
-        master.to_owned(),
+        master,
         SentinelServerType::Master,
     )
     .map_err(|e| bad(&describe(&e)))?
@@ -232,8 +233,8 @@ impl Health {
 pub struct SyncConn {
     /// Where to connect.
     redis: Arc<Redis>,
-    /// The open connection, if any.
-    conn: Option<redis::Connection>,
+    /// The open connection, if any, and when it was last used.
+    conn: Option<(redis::Connection, Instant)>,
 }
 
 impl std::fmt::Debug for SyncConn {
@@ -266,33 +267,43 @@ impl SyncConn {
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
         let health = Arc::clone(self.redis.health());
+        // A connection idle for a while may have died with a Redis restart without our
+        // noticing; a PING first (cheap, and only after idleness) finds out before a write is
+        // sent into a dead socket, so the write itself is never the probe.
+        if let Some((conn, used)) = self.conn.as_mut()
+            && used.elapsed() > IDLE_CHECK
+            && !conn.check_connection()
+        {
+            self.conn = None;
+        }
         let conn = match self.conn.as_mut() {
-            Some(c) => c,
+            Some((c, _)) => c,
             None => match self.redis.connect() {
-                Ok(c) => self.conn.insert(c),
+                Ok(c) => &mut self.conn.insert((c, Instant::now())).0,
                 Err(e) => {
                     health.mark_down(&e);
                     return Err(e);
                 }
             },
         };
-        match f(conn) {
-            Ok(v) => {
-                health.mark_up();
-                Ok(v)
+        let result = f(conn);
+        match &result {
+            Ok(_) => health.mark_up(),
+            Err(e) if is_connection_error(e) => {
+                self.conn = None;
+                health.mark_down(e);
             }
-            Err(e) => {
-                if is_connection_error(&e) {
-                    self.conn = None;
-                    health.mark_down(&e);
-                } else {
-                    health.mark_up();
-                }
-                Err(e)
-            }
+            Err(_) => health.mark_up(),
         }
+        if let Some((_, used)) = self.conn.as_mut() {
+            *used = Instant::now();
+        }
+        result
     }
 }
+
+/// How long a connection may sit unused before [`SyncConn::run`] checks it with a PING.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Whether `e` means the connection (not the command) failed.
 pub fn is_connection_error(e: &redis::RedisError) -> bool {
@@ -301,6 +312,12 @@ pub fn is_connection_error(e: &redis::RedisError) -> bool {
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_unrecoverable_error()
+        // After a Sentinel failover the old master answers READONLY: reconnect, which asks
+        // Sentinel for the new master.
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        )
 }
 
 /// What a pub/sub listener does with its channel.

@@ -23,6 +23,10 @@
 pub mod config;
 pub mod conn;
 mod error;
+pub mod keyring;
+pub mod policy;
+pub mod refresh;
+pub mod revocation;
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, missing_docs)]
 pub mod testing;
@@ -30,3 +34,6 @@ pub mod testing;
 pub use config::{ClusterSettings, Names};
 pub use conn::{Health, Redis, SyncConn};
 pub use error::{ClusterError, describe};
+pub use policy::{RedisPolicyBackend, spawn_policy_listener};
+pub use refresh::RedisRefreshStore;
+pub use revocation::{RedisRevocationStore, spawn_revocation_listener};
