@@ -21,6 +21,21 @@ curl -s "$base/oauth2/jwks" >"$tmp/jwks.json"
 ceiling=$(./target/release/examples/verify_rate "$tmp/jwks.json" "$base" scopegate "$tmp"/tokens.* )
 echo "$ceiling"
 echo "$ceiling" | awk '{print $2}' >"$tmp/verify.rps"
-# 3. The check endpoint, every token presented once.
+# 3. The check endpoint, every token presented once, with the server's CPU time measured around
+#    the run (utime + stime of the process, in clock ticks) so the ceiling can also be taken for
+#    the share of the machine the server actually got while wrk shared it.
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+cpu0=$(cpu); t0=$(date +%s.%N)
 TOKENS="$tmp/tokens" run check_fresh -s benches/load/check_fresh.lua "$base/authz/check"
+cpu1=$(cpu); t1=$(date +%s.%N)
 ratio check_fresh verify
+# verification per thread-second × the cores the server used = what verification alone allows
+# on the server's share of the machine.
+awk -v rps="$(cat "$tmp/check_fresh.rps")" -v verify="$(cat "$tmp/verify.rps")" \
+    -v threads="$THREADS" -v ticks="$(( cpu1 - cpu0 ))" -v hz="$(getconf CLK_TCK)" \
+    -v t0="$t0" -v t1="$t1" 'BEGIN {
+  secs = t1 - t0
+  cores = ticks / hz / secs
+  ceiling = verify / threads * cores
+  printf "server used %.2f cores; verification alone on %.2f cores: %.0f/s; ratio check_fresh/verify_on_server_share: %.2f\n", cores, cores, ceiling, rps / ceiling
+}'

@@ -74,7 +74,6 @@ return {1, version}
 /// the log entry by entry.
 const MAX_CATCH_UP_EVENTS: u64 = 10_000;
 
-
 /// The policy log, state and version counter in Redis; see the module documentation.
 pub struct RedisPolicyBackend {
     /// This node's blocking connection, used only from the store's actor thread.

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// A fault on our side; details go to the log, not to the client.
     #[error("internal error")]
     Unexpected(#[from] anyhow::Error),
+    /// An admin API error, answered as RFC 9457 `application/problem+json`.
+    #[error("{}", .0.detail)]
+    Problem(crate::routes::admin::Problem),
 }
 
 #[derive(Serialize)]
@@ -53,6 +56,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unexpected(_) => "server_error",
+            Self::Problem(p) => p.kind.slug(),
         }
     }
 }
@@ -68,10 +72,16 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Problem(p) => {
+                StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::Problem(p) = self {
+            return problem_response(p);
+        }
         let description = match self {
             Self::Token(e) => e.description().to_owned(),
             other => other.to_string(),
@@ -97,6 +107,32 @@ impl ResponseError for ApiError {
             error_description: &description,
         })
     }
+}
+
+/// An admin API problem as `application/problem+json` (RFC 9457), with the headers it calls
+/// for: `WWW-Authenticate` (401, 403), `ETag` of the current version (412), `Allow` (405),
+/// `Retry-After` (503).
+fn problem_response(p: &crate::routes::admin::Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .content_type("application/problem+json");
+    let headers = [
+        (header::WWW_AUTHENTICATE, p.challenge.clone()),
+        (header::ETAG, p.current_version.map(|v| format!("\"{v}\""))),
+        (header::ALLOW, p.allow.clone()),
+        (
+            header::RETRY_AFTER,
+            (status == StatusCode::SERVICE_UNAVAILABLE).then(|| "1".to_owned()),
+        ),
+    ];
+    for (name, value) in headers {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.insert_header((name, value));
+        }
+    }
+    response.body(serde_json::to_string(&**p).unwrap_or_default())
 }
 
 /// The answer to a request the scope validator allowed: 200, with the principal in headers the

@@ -9,7 +9,8 @@
 //! - [`startup`]: [`Application`]: opens the store, loads keys, starts actors, binds HTTP.
 //! - [`routes`]: one file per route group; handlers stay thin.
 //! - [`errors`]: [`errors::ApiError`], the only `ResponseError`.
-//! - [`keys`]: loading or generating the signing key.
+//! - [`keys`]: loading or generating the key that seeds the key ring.
+//! - [`stores`]: embedded files or Redis for each actor, and the cluster listeners.
 //! - [`limits`]: the request-head size limit (431).
 //! - [`telemetry`]: tracing setup and the request-log middleware.
 //! - [`commands`]: `hash-secret`, `keys generate`, `policy check`.
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod stores;
 pub mod telemetry;
 
 pub use settings::Settings;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use scopegate_cluster::ClusterSettings;
 use scopegate_jwt::Algorithm;
 use scopegate_scope_validator::ValidatorSettings;
 use scopegate_token_issuer::IssuerConfig;
@@ -30,6 +31,10 @@ pub struct Settings {
     pub tokens: IssuerConfig,
     /// Token validation for the check, decide and introspection endpoints.
     pub validation: ValidatorSettings,
+    /// The admin API's bootstrap administrator.
+    pub admin: AdminSettings,
+    /// Cluster mode: Redis, key prefix, channels, failure behaviour. Off unless `redis_url` is set.
+    pub cluster: ClusterSettings,
 }
 
 /// `[server]`
@@ -113,15 +118,67 @@ impl Default for StorageSettings {
     }
 }
 
+/// `[admin]`: the bootstrap administrator of the admin API (`/api/v1/`). When both the client
+/// id and the secret hash are set, startup makes sure the policy holds the role, every internal
+/// scope bound to it, and a `client_credentials` client holding it (only missing pieces added).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// The bootstrap client's id; none means no bootstrap administrator.
+    pub bootstrap_client_id: Option<String>,
+    /// argon2id PHC hash of its secret (`scopegate hash-secret`); best given as
+    /// `SCOPEGATE__ADMIN__BOOTSTRAP_CLIENT_SECRET_HASH`.
+    pub bootstrap_client_secret_hash: Option<String>,
+    /// The role that holds every internal scope.
+    pub bootstrap_role: String,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap_client_id: None,
+            bootstrap_client_secret_hash: None,
+            bootstrap_role: "scopegate-admin".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("bootstrap_client_id", &self.bootstrap_client_id)
+            .field(
+                "bootstrap_client_secret_hash",
+                &self.bootstrap_client_secret_hash.as_ref().map(|_| "…"),
+            )
+            .field("bootstrap_role", &self.bootstrap_role)
+            .finish()
+    }
+}
+
 /// `[keys]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeySettings {
-    /// Algorithm of a generated signing key (EdDSA, ES256, RS256).
+    /// Algorithm of a generated signing key, and of keys made by a rotation that names none
+    /// (EdDSA, ES256, RS256).
     pub algorithm: Algorithm,
-    /// PKCS#8 PEM signing key. When absent, a key is generated once and kept in
-    /// `{data_dir}/keys/signing.pem` (mode 0600) so tokens survive restarts.
+    /// PKCS#8 PEM signing key that seeds the key ring the first time it is empty. When absent,
+    /// a key is generated once and kept in `{data_dir}/keys/signing.pem` (mode 0600).
     pub signing_key_file: Option<PathBuf>,
+    /// Seconds a rotated-in key is published (in every node's JWKS, verify-only) before any
+    /// node signs with it. Longer than the edges' JWKS refresh interval.
+    pub rotation_announce_secs: u64,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::default(),
+            signing_key_file: None,
+            rotation_announce_secs: 10,
+        }
+    }
 }
 
 /// A configuration that could not be loaded.
@@ -184,6 +241,9 @@ impl Settings {
             resolve(p);
         }
         if let Some(p) = self.keys.signing_key_file.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = self.cluster.key_encryption_key_file.as_mut() {
             resolve(p);
         }
     }

@@ -3,22 +3,19 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use scopegate_core::PolicyDocument;
-use scopegate_jwt::KeySet;
-use scopegate_policy_store::{EmbeddedBackend, PolicyStoreHandle};
-use scopegate_scope_validator::{EmbeddedRevocationStore, ScopeValidator, ValidatorConfig};
-use scopegate_token_issuer::{EmbeddedRefreshStore, IssuerConfig, TokenService};
+use scopegate_policy_store::PolicyStoreHandle;
+use scopegate_scope_validator::{ScopeValidator, ValidatorConfig};
+use scopegate_token_issuer::{IssuerConfig, TokenService};
 
 use crate::errors::ApiError;
 use crate::limits::MaxHeaderBytes;
 use crate::settings::Settings;
-use crate::{keys, limits, routes, telemetry};
+use crate::{limits, routes, stores, telemetry};
 
 /// The issuer identifier (`iss`, RFC 8414 `issuer`), shared with handlers.
 #[derive(Debug, Clone)]
@@ -54,34 +51,36 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{address}"));
 
+        let cluster = stores::open_cluster(&settings)?;
         let seed = match &settings.storage.policy_file {
             Some(path) => Some(read_policy_file(path)?),
             None => None,
         };
-        let backend = EmbeddedBackend::open(&settings.storage.data_dir)
-            .context("could not open the policy store")?;
-        let policy = PolicyStoreHandle::start(Box::new(backend), seed)
-            .context("could not start the policy store")?;
+        let backend = stores::policy_backend(&settings, cluster.as_ref())?;
+        let policy =
+            PolicyStoreHandle::start(backend, seed).context("could not start the policy store")?;
         let reader = policy.reader();
         tracing::info!(version = reader.version(), "policy loaded");
 
-        let signing = keys::load_signing_key(&settings)?;
-        tracing::info!(kid = signing.kid(), alg = %signing.algorithm(), "signing key loaded");
-        let keys = Arc::new(ArcSwap::from_pointee(KeySet::new(signing)));
+        let node = stores::NodeState::new(&settings, cluster.as_ref());
+        let ring = stores::key_ring(&settings, cluster.as_ref())?;
+        let keys = ring.key_set();
+        {
+            let signing = keys.load();
+            let signing = signing.signing();
+            tracing::info!(kid = signing.kid(), alg = %signing.algorithm(), "signing key loaded");
+        }
 
         let tokens = &settings.tokens;
         let config = IssuerConfig {
             issuer: issuer.clone(),
             ..tokens.clone()
         };
-        let refresh = EmbeddedRefreshStore::open(&settings.storage.data_dir)
-            .context("could not open the refresh-token store")?;
-        let token_service =
-            TokenService::start(config, reader.clone(), keys.clone(), Box::new(refresh))
-                .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
+        let refresh = stores::refresh_store(&settings, cluster.as_ref())?;
+        let token_service = TokenService::start(config, reader.clone(), keys.clone(), refresh)
+            .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
 
-        let revocations = EmbeddedRevocationStore::open(&settings.storage.data_dir)
-            .map_err(|e| anyhow::anyhow!("could not open the revocation store: {e}"))?;
+        let revocations = stores::revocation_store(&settings, cluster.as_ref())?;
         let validator = ScopeValidator::start(
             ValidatorConfig {
                 issuer: issuer.clone(),
@@ -90,9 +89,31 @@ impl Application {
             },
             reader.clone(),
             keys.clone(),
-            Box::new(revocations),
+            revocations,
         )
         .map_err(|e| anyhow::anyhow!("could not start the scope validator: {e}"))?;
+        if let Some(cluster) = &cluster {
+            stores::spawn_listeners(cluster, &policy, &validator, &ring);
+            tracing::info!(node = %node.node_id, prefix = %settings.cluster.key_prefix, "cluster mode: listening for other nodes' changes");
+        }
+
+        // The admin API: ensure its bootstrap administrator, then share what its handlers need.
+        routes::admin::bootstrap::ensure(&policy, &settings.admin)
+            .await
+            .context("could not set up the bootstrap administrator")?;
+        let admin = web::Data::new(routes::admin::AdminContext::new(
+            policy.clone(),
+            validator.clone(),
+            token_service.clone(),
+            settings.admin.clone(),
+            settings.server.max_json_bytes,
+        ));
+        let horizon = routes::admin::revocations::RevocationHorizon(
+            settings
+                .tokens
+                .access_token_ttl_secs
+                .saturating_add(settings.validation.leeway_secs),
+        );
 
         let limits = Limits {
             max_form_bytes: settings.server.max_form_bytes,
@@ -109,9 +130,13 @@ impl Application {
                 .app_data(web::Data::new(validator.clone()))
                 .app_data(web::Data::new(reader.clone()))
                 .app_data(web::Data::new(keys.clone()))
+                .app_data(web::Data::new(ring.clone()))
+                .app_data(web::Data::new(node.clone()))
+                .app_data(web::Data::new(horizon))
                 .app_data(web::Data::new(issuer.clone()))
                 .app_data(web::Data::new(limits))
                 .app_data(json_config(max_json))
+                .app_data(admin.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

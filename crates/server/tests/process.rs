@@ -1,82 +1,15 @@
 //! Process-level tests of the `scopegate` binary: the CLI subcommands, and a served node that is
 //! killed with SIGKILL and restarted on the same data directory.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scopegate");
+mod common;
 
-fn quickstart_policy() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/policy.toml")
-}
-
-/// A `scopegate serve` child process; killed on drop.
-struct Node {
-    child: Child,
-    base: String,
-    stderr: std::sync::mpsc::Receiver<String>,
-}
-
-impl Node {
-    fn start(config: &Path, env: &[(&str, &str)]) -> Node {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn scopegate");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read address line");
-        let base = line
-            .trim()
-            .strip_prefix("scopegate listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        let mut stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            let _ = stderr.read_to_string(&mut all);
-            let _ = tx.send(all);
-        });
-        Node {
-            child,
-            base,
-            stderr: rx,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGKILLs the process (no graceful shutdown) and returns what it logged.
-    fn kill(mut self) -> String {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("wait");
-        self.stderr
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{BIN, Node, quickstart_policy};
 
 fn config_dir(extra: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");

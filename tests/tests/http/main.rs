@@ -1,5 +1,6 @@
 //! HTTP tests against a real scopegate node listening on a free port. One binary, many modules.
 
+mod admin;
 mod authz;
 mod edge;
 mod endpoints;

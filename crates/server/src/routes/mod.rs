@@ -3,8 +3,10 @@
 //! One file per route group: [`token`] (`POST /oauth2/token`), [`introspect`] (RFC 7662
 //! introspection and RFC 7009 revocation), [`authz`] (`/authz/check`, `/authz/envoy/…`,
 //! `/authz/v1/decide`), [`jwks`] (`/oauth2/jwks`, `/.well-known/jwks.json`), [`metadata`]
-//! (RFC 8414), [`health`] (`/healthz`, `/readyz`).
+//! (RFC 8414), [`health`] (`/healthz`, `/readyz`), [`admin`] (the admin REST API under
+//! `/api/v1/`).
 
+pub mod admin;
 pub mod authz;
 pub mod health;
 pub mod introspect;
@@ -39,7 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         metadata::metadata,
     ))
     .service(get_only("/healthz", health::healthz))
-    .service(get_only("/readyz", health::readyz));
+    .service(get_only("/readyz", health::readyz))
+    .configure(admin::configure);
 }
 
 fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource

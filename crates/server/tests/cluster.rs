@@ -1,0 +1,375 @@
+//! Cluster mode with real processes: a `redis-server` of the test's own on a free port and three
+//! `scopegate` nodes sharing it. A change made through the admin API of one node is in force on
+//! the others; Redis or a node dying loses nothing.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+
+mod common;
+
+use common::Node;
+use common::cluster::{TestCluster, admin_token, http, token, token_response};
+
+fn password_token(node: &Node, user: &str, password: &str, scope: &str) -> Value {
+    token(
+        node,
+        ("shopping-app", "shopping-secret"),
+        &[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+            ("scope", scope),
+        ],
+    )
+}
+
+fn admin(
+    node: &Node,
+    admin: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
+    let mut req = http()
+        .request(method, node.url(&format!("/api/v1{path}")))
+        .bearer_auth(admin);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().expect("admin request")
+}
+
+fn check(node: &Node, token: &str, method: &str, uri: &str) -> Response {
+    http()
+        .get(node.url("/authz/check"))
+        .bearer_auth(token)
+        .header("X-Original-Method", method)
+        .header("X-Original-URI", uri)
+        .send()
+        .expect("check request")
+}
+
+fn readyz(node: &Node) -> Value {
+    http()
+        .get(node.url("/readyz"))
+        .send()
+        .expect("readyz")
+        .json()
+        .expect("readyz json")
+}
+
+/// Polls `f` until it holds; changes propagate in milliseconds, the deadline is only a guard.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kid_of(jwt: &str) -> String {
+    let header = jwt.split('.').next().expect("header");
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("b64")).expect("json");
+    header["kid"].as_str().expect("kid").to_owned()
+}
+
+fn jwks_kids(node: &Node) -> Vec<String> {
+    let jwks: Value = http()
+        .get(node.url("/oauth2/jwks"))
+        .send()
+        .expect("jwks")
+        .json()
+        .expect("jwks json");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect()
+}
+
+fn scopes_of(body: &Value) -> Vec<String> {
+    body["scope"]
+        .as_str()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_change_on_one_node_is_in_force_on_the_others() {
+    let cluster = TestCluster::new();
+    let a = cluster.node("a");
+    let b = cluster.node("b");
+    let c = cluster.node("c");
+    for node in [&a, &b, &c] {
+        let ready = readyz(node);
+        assert_eq!(ready["status"], "ready", "{ready}");
+        assert_eq!(ready["mode"], "cluster");
+    }
+    let versions: Vec<Value> = [&a, &b, &c]
+        .iter()
+        .map(|n| readyz(n)["policy_version"].clone())
+        .collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] == w[1]),
+        "seeded once: {versions:?}"
+    );
+    let op = admin_token(&a);
+
+    // A role change on A changes the scopes a token gets on B (Alex is not an agent yet).
+    let before = password_token(&b, "alex", "alex123", "order_add order_view");
+    assert_eq!(scopes_of(&before), ["order_view"]);
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::PUT,
+        "/users/alex/roles",
+        Some(json!({"roles": ["manager", "employee", "agent"]})),
+    );
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    eventually("B grants Alex order_add", || {
+        scopes_of(&password_token(&b, "alex", "alex123", "order_add")) == ["order_add"]
+    });
+
+    // A scope bound to a new resource on A is enforced by /authz/check on C.
+    let paul = password_token(&c, "paul", "paul123", "order_view")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::PUT,
+        "/scopes/report_view",
+        Some(json!({"key": "report_view", "name": "View reports", "roles": ["manager"]})),
+    );
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::PUT,
+        "/apis/ReportsAPI",
+        Some(json!({
+            "name": "ReportsAPI", "context": "/reports", "version": "1.0.0",
+            "resources": [{"path": "/daily", "scopes": ["report_view"]}]
+        })),
+    );
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    eventually("C requires report_view on the new resource", || {
+        let resp = check(&c, &paul, "GET", "/reports/1.0.0/daily");
+        resp.status() == 403
+            && resp
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("report_view"))
+    });
+    assert_eq!(
+        check(&c, &paul, "GET", "/shopping/1.0.0/orders").status(),
+        200
+    );
+
+    // A token revoked on A is refused on B and C.
+    assert_eq!(
+        check(&b, &paul, "GET", "/shopping/1.0.0/orders").status(),
+        200
+    );
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::POST,
+        "/revocations/tokens",
+        Some(json!({"token": paul})),
+    );
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    eventually("B and C refuse the revoked token", || {
+        check(&b, &paul, "GET", "/shopping/1.0.0/orders").status() == 401
+            && check(&c, &paul, "GET", "/shopping/1.0.0/orders").status() == 401
+    });
+
+    // Everything Harry was issued before now is refused everywhere; a new token works.
+    let harry = password_token(&b, "harry", "harry123", "item_view")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        check(&c, &harry, "GET", "/shopping/1.0.0/items").status(),
+        200
+    );
+    std::thread::sleep(Duration::from_millis(1100)); // `iat` has one-second resolution
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::POST,
+        "/revocations/subjects",
+        Some(json!({"subject": "harry"})),
+    );
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    eventually("B and C refuse Harry's old token", || {
+        check(&b, &harry, "GET", "/shopping/1.0.0/items").status() == 401
+            && check(&c, &harry, "GET", "/shopping/1.0.0/items").status() == 401
+    });
+    std::thread::sleep(Duration::from_millis(1100));
+    let fresh = password_token(&c, "harry", "harry123", "item_view")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        check(&a, &fresh, "GET", "/shopping/1.0.0/items").status(),
+        200
+    );
+
+    // A key rotated on A: announced to B and C before anyone signs with it; afterwards tokens
+    // signed with the new key validate on B and C, and old tokens still do.
+    let old = password_token(&b, "rick", "rick123", "order_view")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let old_kid = kid_of(&old);
+    let resp = admin(&a, &op, reqwest::Method::POST, "/keys/rotate", None);
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    let rotated: Value = resp.json().expect("rotate json");
+    let new_kid = rotated["kid"].as_str().expect("kid").to_owned();
+    assert_ne!(new_kid, old_kid);
+    eventually("B and C publish the announced key", || {
+        jwks_kids(&b).contains(&new_kid) && jwks_kids(&c).contains(&new_kid)
+    });
+    eventually("every node signs with the new key", || {
+        [&a, &b, &c].iter().all(|n| {
+            let t = password_token(n, "rick", "rick123", "order_view");
+            kid_of(t["access_token"].as_str().expect("token")) == new_kid
+        })
+    });
+    let new = password_token(&a, "rick", "rick123", "order_view")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for node in [&b, &c] {
+        assert_eq!(
+            check(node, &new, "GET", "/shopping/1.0.0/orders").status(),
+            200
+        );
+        assert_eq!(
+            check(node, &old, "GET", "/shopping/1.0.0/orders").status(),
+            200
+        );
+        assert!(
+            jwks_kids(node).contains(&old_kid),
+            "the retiring key stays in the JWKS"
+        );
+    }
+}
+
+#[test]
+fn nodes_ride_out_redis_and_node_failures_and_catch_up() {
+    let mut cluster = TestCluster::new();
+    let a = cluster.node("a");
+    let b = cluster.node("b");
+    let c = cluster.node("c");
+    let op = admin_token(&a);
+    let paul = password_token(&b, "paul", "paul123", "order_add")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let version_before = readyz(&a)["policy_version"].as_u64().expect("version");
+
+    // Redis killed: B and C keep answering check and token requests; admin writes answer 503.
+    cluster.redis.kill();
+    for node in [&b, &c] {
+        assert_eq!(
+            check(node, &paul, "POST", "/shopping/1.0.0/orders").status(),
+            200
+        );
+        let t = token_response(
+            node,
+            ("inventory-service", "inventory-secret"),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "order_view"),
+            ],
+        );
+        assert_eq!(t.status(), 200);
+    }
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::PUT,
+        "/scopes/outage_scope",
+        Some(json!({"key": "outage_scope", "roles": ["manager"]})),
+    );
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let problem: Value = resp.json().expect("problem");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unavailable"),
+        "{problem}"
+    );
+    eventually("readyz says degraded", || {
+        readyz(&b)["status"] == "degraded"
+    });
+
+    // Node B killed meanwhile; Redis restarted with its data: nodes resync; the refused write
+    // is nowhere, never half applied.
+    drop(b);
+    cluster.redis.restart();
+    eventually("A and C are ready again", || {
+        readyz(&a)["status"] == "ready" && readyz(&c)["status"] == "ready"
+    });
+    for node in [&a, &c] {
+        assert_eq!(
+            readyz(node)["policy_version"].as_u64(),
+            Some(version_before)
+        );
+        let resp = admin(
+            node,
+            &op,
+            reqwest::Method::GET,
+            "/scopes/outage_scope",
+            None,
+        );
+        assert_eq!(resp.status(), 404, "the refused write was not applied");
+    }
+
+    // Changes made on A while B is down …
+    let resp = admin(
+        &a,
+        &op,
+        reqwest::Method::PUT,
+        "/users/rick/roles",
+        Some(json!({"roles": ["customer", "agent"]})),
+    );
+    assert!(resp.status().is_success(), "{:?}", resp.text());
+    let version_after = readyz(&a)["policy_version"].as_u64().expect("version");
+    assert_eq!(version_after, version_before + 1);
+    eventually("C applied the change", || {
+        readyz(&c)["policy_version"].as_u64() == Some(version_after)
+    });
+    // … are served by B once it is back.
+    let b = cluster.node("b");
+    assert_eq!(readyz(&b)["policy_version"].as_u64(), Some(version_after));
+    assert_eq!(
+        scopes_of(&password_token(&b, "rick", "rick123", "order_add")),
+        ["order_add"]
+    );
+    // And B still validates tokens issued before it went down.
+    assert_eq!(
+        check(&b, &paul, "POST", "/shopping/1.0.0/orders").status(),
+        200
+    );
+}
