@@ -1,10 +1,15 @@
 //! `grant_scopes` on a large policy: 10,000 scopes and 1,000 roles (ten roles per scope, some
 //! scopes bound to permissions), for a principal with a few roles.
 //!
+//! Also `Policy::apply` of one scope change on the quickstart policy: what each node pays per
+//! replicated change.
+//!
 //!   cargo bench -p scopegate-core --bench grant
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use scopegate_core::{EmptyGrant, Policy, PolicyDocument, Role, Scope, ScopeRequest, grant_scopes};
+use scopegate_core::{
+    EmptyGrant, Policy, PolicyDocument, PolicyEvent, Role, Scope, ScopeRequest, grant_scopes,
+};
 use std::hint::black_box;
 
 fn large_policy(scopes: usize, roles: usize) -> Policy {
@@ -51,6 +56,26 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("grant/SYSTEM", |b| {
         b.iter(|| grant_scopes(black_box(&policy), &roles, &system, EmptyGrant::Default))
+    });
+    // What every node pays per replicated change (Policy::apply: copy, validate, re-index).
+    let quickstart: PolicyDocument = toml::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/quickstart/policy.toml"
+        ))
+        .expect("quickstart policy"),
+    )
+    .expect("valid toml");
+    let small = Policy::from_document(1, quickstart).expect("valid");
+    let put = PolicyEvent::PutScope(Scope {
+        key: "bench_scope".into(),
+        name: "changed".into(),
+        description: String::new(),
+        roles: vec!["manager".into()],
+        permission: None,
+    });
+    c.bench_function("apply/put_scope, quickstart policy", |b| {
+        b.iter(|| black_box(&small).apply(&put).expect("applies"))
     });
     let mut group = c.benchmark_group("load");
     group.sample_size(10);

@@ -41,8 +41,17 @@ pub struct PolicyDocument {
 impl PolicyDocument {
     /// Every problem in the document, each with where it is. Empty means valid.
     pub fn validate(&self) -> Vec<Problem> {
+        self.validate_with(true)
+    }
+
+    /// [`PolicyDocument::validate`], optionally skipping the allowlist's regexes (compiling
+    /// them dominates validation; [`crate::Policy::apply`] skips them when an event left an
+    /// already valid allowlist unchanged).
+    pub(crate) fn validate_with(&self, allowlist: bool) -> Vec<Problem> {
         let mut v = Validator::default();
-        v.allowlist(&self.allowlist);
+        if allowlist {
+            v.allowlist(&self.allowlist);
+        }
         let roles = v.roles(&self.roles);
         let scopes = v.scopes(&self.scopes, &roles);
         v.users(&self.users, &roles);

@@ -35,16 +35,19 @@ struct Data {
     apis: BTreeMap<String, Api>,
 }
 
+/// The expensive parts (the allowlist's compiled `RegexSet`, the router) are shared with the
+/// previous snapshot when the event left their inputs unchanged, so a change to a user or a
+/// scope does not recompile regexes or rebuild the radix tree.
 #[derive(Debug, Default)]
 struct Index {
     /// Whole-string matchers for the allowlist (`^(?:pattern)$`).
-    allowlist: Option<RegexSet>,
+    allowlist: Arc<Option<RegexSet>>,
     /// For each role, every scope it permits: listed by role, or covered by a permission.
     permitted_by_role: HashMap<String, BTreeSet<String>>,
     /// Scopes open to every authenticated principal.
     open: BTreeSet<String>,
     /// Every resource of every API in one radix tree, for [`Policy::match_request`].
-    routes: Routes,
+    routes: Arc<Routes>,
 }
 
 impl Policy {
@@ -74,7 +77,17 @@ impl Policy {
     }
 
     fn from_data(version: u64, data: Data) -> Result<Self, PolicyError> {
-        let index = Index::build(&data)?;
+        Self::from_data_after(version, data, None)
+    }
+
+    /// Like [`Policy::from_data`], sharing the parts of `previous`'s index whose inputs are
+    /// unchanged.
+    fn from_data_after(
+        version: u64,
+        data: Data,
+        previous: Option<&Policy>,
+    ) -> Result<Self, PolicyError> {
+        let index = Index::build(&data, previous.map(|p| (&*p.data, &*p.index)))?;
         Ok(Self {
             version,
             data: Arc::new(data),
@@ -135,11 +148,13 @@ impl Policy {
             // Handled above, before copying the data.
             PolicyEvent::ReplaceAll(_) => {}
         }
-        let problems = to_document(&data).validate();
+        // The allowlist of `self` is valid; its regexes need checking only if the event set it.
+        let allowlist_changed = matches!(event, PolicyEvent::SetAllowlist { .. });
+        let problems = to_document(&data).validate_with(allowlist_changed);
         if !problems.is_empty() {
             return Err(PolicyError::Invalid(problems));
         }
-        Self::from_data(next, data)
+        Self::from_data_after(next, data, Some(self))
     }
 
     /// The number of events applied since the empty policy.
@@ -184,8 +199,7 @@ impl Policy {
 
     /// Whether `scope` matches an allowlist pattern in full.
     pub fn is_allowlisted(&self, scope: &str) -> bool {
-        self.index
-            .allowlist
+        (*self.index.allowlist)
             .as_ref()
             .is_some_and(|set| set.is_match(scope))
     }
@@ -243,14 +257,18 @@ fn to_document(data: &Data) -> PolicyDocument {
 }
 
 impl Index {
-    fn build(data: &Data) -> Result<Self, PolicyError> {
-        let allowlist = if data.allowlist.is_empty() {
-            None
-        } else {
-            let anchored = data.allowlist.iter().map(|p| format!("^(?:{p})$"));
-            Some(RegexSet::new(anchored).map_err(|e| {
-                PolicyError::Invalid(vec![Problem::new("allowlist", e.to_string())])
-            })?)
+    /// Builds the index of `data`, reusing `previous`'s allowlist and router when the
+    /// allowlist or the APIs are equal to the ones they were built from.
+    fn build(data: &Data, previous: Option<(&Data, &Index)>) -> Result<Self, PolicyError> {
+        let allowlist = match previous {
+            Some((old, index)) if old.allowlist == data.allowlist => Arc::clone(&index.allowlist),
+            _ if data.allowlist.is_empty() => Arc::new(None),
+            _ => {
+                let anchored = data.allowlist.iter().map(|p| format!("^(?:{p})$"));
+                Arc::new(Some(RegexSet::new(anchored).map_err(|e| {
+                    PolicyError::Invalid(vec![Problem::new("allowlist", e.to_string())])
+                })?))
+            }
         };
         let mut permitted_by_role: HashMap<String, BTreeSet<String>> = HashMap::new();
         let mut open = BTreeSet::new();
@@ -285,12 +303,75 @@ impl Index {
                 }
             }
         }
-        let routes = Routes::build(data.apis.values()).map_err(PolicyError::Invalid)?;
+        let routes = match previous {
+            Some((old, index)) if old.apis == data.apis => Arc::clone(&index.routes),
+            _ => Arc::new(Routes::build(data.apis.values()).map_err(PolicyError::Invalid)?),
+        };
         Ok(Self {
             allowlist,
             permitted_by_role,
             open,
             routes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Scope;
+
+    fn policy() -> Policy {
+        let doc: PolicyDocument = serde_json::from_str(
+            r#"{"allowlist": ["^device_.*"],
+                "roles": [{"name": "agent"}],
+                "scopes": [{"key": "order_add", "roles": ["agent"]}],
+                "apis": [{"name": "Shop", "context": "/shop", "version": "1.0.0",
+                          "resources": [{"path": "/orders", "scopes": ["order_add"]}]}]}"#,
+        )
+        .expect("document");
+        Policy::from_document(1, doc).expect("valid")
+    }
+
+    #[test]
+    fn unchanged_allowlist_and_apis_are_shared_not_rebuilt() {
+        let before = policy();
+        let after = before
+            .apply(&PolicyEvent::PutScope(Scope {
+                key: "order_view".into(),
+                name: String::new(),
+                description: String::new(),
+                roles: vec!["agent".into()],
+                permission: None,
+            }))
+            .expect("applies");
+        assert!(Arc::ptr_eq(&before.index.allowlist, &after.index.allowlist));
+        assert!(Arc::ptr_eq(&before.index.routes, &after.index.routes));
+        assert!(after.is_allowlisted("device_x"));
+        assert!(after.match_request("POST", "/shop/1.0.0/orders").is_ok());
+        assert!(after.is_permitted(&["agent".into()], "order_view"));
+
+        let changed = after
+            .apply(&PolicyEvent::SetAllowlist {
+                patterns: vec!["^sensor_.*".into()],
+            })
+            .expect("applies");
+        assert!(!Arc::ptr_eq(
+            &after.index.allowlist,
+            &changed.index.allowlist
+        ));
+        assert!(changed.is_allowlisted("sensor_1") && !changed.is_allowlisted("device_x"));
+        assert!(Arc::ptr_eq(&after.index.routes, &changed.index.routes));
+    }
+
+    #[test]
+    fn a_bad_allowlist_is_still_refused_with_its_location() {
+        let err = policy()
+            .apply(&PolicyEvent::SetAllowlist {
+                patterns: vec!["(".into()],
+            })
+            .expect_err("invalid regex")
+            .to_string();
+        assert!(err.contains("allowlist[0]"), "{err}");
     }
 }

@@ -93,7 +93,8 @@ fn put_scope(base: &str, token: &str, key: &str, n: u64) -> reqwest::blocking::R
         .expect("admin write")
 }
 
-fn applied(base: &str, token: &str) -> HashMap<u64, i64> {
+/// Per version: (created on the writing node, applied on this node), microseconds.
+fn applied(base: &str, token: &str) -> HashMap<u64, (Option<i64>, i64)> {
     let status: Value = http()
         .get(format!("{base}/api/v1/cluster/status"))
         .bearer_auth(token)
@@ -108,7 +109,10 @@ fn applied(base: &str, token: &str) -> HashMap<u64, i64> {
         .map(|a| {
             (
                 a["version"].as_u64().expect("version"),
-                a["applied_at_us"].as_i64().expect("applied_at_us"),
+                (
+                    a["created_at_us"].as_i64(),
+                    a["applied_at_us"].as_i64().expect("applied_at_us"),
+                ),
             )
         })
         .collect()
@@ -163,11 +167,19 @@ fn main() {
         let seen = applied(&node.url(""), &token);
         let lat: Vec<i64> = acked
             .iter()
-            .filter_map(|(v, at)| seen.get(v).map(|applied| applied - at))
+            .filter_map(|(v, at)| seen.get(v).map(|(_, applied)| applied - at))
             .collect();
         assert_eq!(lat.len(), acked.len(), "node {name} applied every version");
         let (_, p99) = summary(&format!("admin ack on A → applied on {name}"), lat);
         worst_p99 = worst_p99.max(p99);
+        let pipeline: Vec<i64> = acked
+            .iter()
+            .filter_map(|(v, _)| {
+                seen.get(v)
+                    .and_then(|(created, applied)| created.map(|c| applied - c))
+            })
+            .collect();
+        summary(&format!("  committed on A → applied on {name}"), pipeline);
     }
     println!(
         "propagation p99 / raw pub/sub p99: {:.2} (target < 3, and p99 < 5 ms)",
