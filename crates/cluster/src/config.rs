@@ -11,7 +11,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSettings {
-    /// `redis://[user:password@]host:port[/db]`, `rediss://…`, or for Sentinel
+    /// `redis://[user:password@]host:port[/db]` (no TLS: `rediss://` is refused), or for Sentinel
     /// `redis+sentinel://[user:password@]sentinel1:26379,sentinel2:26379/<master-name>[/db]`.
     /// Unset: single-node embedded mode.
     pub redis_url: Option<String>,

@@ -184,6 +184,9 @@ impl KindStr for redis::RedisError {
 pub struct Health {
     /// The last command or subscription succeeded.
     up: AtomicBool,
+    /// A failure was recorded at some point, so the next success is a reconnection (the first
+    /// connection of a node is not one).
+    failed: AtomicBool,
     /// Successful reconnections after a failure.
     reconnects: AtomicU64,
     /// The last failure, for `/readyz`; never holds a password.
@@ -211,7 +214,9 @@ impl Health {
     /// Records a success.
     pub fn mark_up(&self) {
         if !self.up.swap(true, Ordering::AcqRel) {
-            self.reconnects.fetch_add(1, Ordering::Relaxed);
+            if self.failed.load(Ordering::Acquire) {
+                self.reconnects.fetch_add(1, Ordering::Relaxed);
+            }
             tracing::info!("redis reachable");
         }
     }
@@ -219,6 +224,7 @@ impl Health {
     /// Records a failure.
     pub fn mark_down(&self, error: &redis::RedisError) {
         let text = describe(error);
+        self.failed.store(true, Ordering::Release);
         if self.up.swap(false, Ordering::AcqRel) {
             tracing::warn!(error = %text, "redis unreachable; serving from the last snapshots");
         }
@@ -397,6 +403,24 @@ mod tests {
         assert!(Redis::open(&settings("redis://127.0.0.1:6379/0")).is_ok());
         assert!(Redis::open(&settings("redis+sentinel://s1:26379,s2:26379/mymaster")).is_ok());
         assert!(Redis::open(&settings("redis+sentinel://:pw@s1:26379/mymaster/2")).is_ok());
+    }
+
+    #[test]
+    fn only_a_connection_after_a_failure_counts_as_a_reconnection() {
+        let health = Health::default();
+        health.mark_up();
+        health.mark_up();
+        assert_eq!(health.reconnects(), 0);
+        health.mark_down(&redis::RedisError::from((redis::ErrorKind::Io, "gone")));
+        assert!(!health.is_up());
+        health.mark_up();
+        assert_eq!(health.reconnects(), 1);
+
+        // A node whose Redis was down at start reconnects when it comes up.
+        let health = Health::default();
+        health.mark_down(&redis::RedisError::from((redis::ErrorKind::Io, "gone")));
+        health.mark_up();
+        assert_eq!(health.reconnects(), 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! [`RedisServer`]: a real `redis-server` on a free port in a temporary directory, killed when
-//! dropped. For this workspace's tests (feature `testing`); never a server that was already
+//! dropped, and [`SentinelServer`]: a Redis Sentinel (`redis-server --sentinel`) monitoring one
+//! of them. For this workspace's tests (feature `testing`); never a server that was already
 //! running, never a fixed port.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +17,8 @@ pub struct RedisServer {
     port: u16,
     /// Its data directory (RDB/AOF live here, so a restart finds the data).
     dir: tempfile::TempDir,
+    /// Arguments beyond the defaults (`--replicaof …`), kept for a restart.
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -22,12 +26,27 @@ impl RedisServer {
     ///
     /// Panics with a clear message if `redis-server` is not installed (`.ci/run` installs it).
     pub fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    /// Starts a replica of `master` (`--replicaof`). It answers before its first sync is done;
+    /// callers that need the data wait for `master_link_status:up`.
+    pub fn start_replica_of(master: &RedisServer) -> Self {
+        Self::start_with(vec![
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            master.port.to_string(),
+        ])
+    }
+
+    fn start_with(extra_args: Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory for redis");
         let port = free_port();
         let mut server = Self {
             child: None,
             port,
             dir,
+            extra_args,
         };
         server.spawn();
         server
@@ -82,23 +101,161 @@ impl RedisServer {
                 "always",
                 "--save",
                 "",
+                // A replica's first sync starts at once instead of after the default 5 s wait
+                // for more replicas to share the transfer.
+                "--repl-diskless-sync-delay",
+                "0",
             ])
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("could not start redis-server: install it (apt-get install redis-server)");
         self.child = Some(child);
+        wait_for_ping(self.port, "redis-server");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A Redis Sentinel monitoring one [`RedisServer`] as master [`SentinelServer::MASTER_NAME`]
+/// with quorum 1, on a free port, killed when dropped.
+///
+/// It is `redis-server <conf> --sentinel`: Debian's `redis-server` binary has Sentinel mode built
+/// in (the `redis-sentinel` package only adds a service and a symlink), so `.ci/run` installs
+/// nothing more for it.
+pub struct SentinelServer {
+    /// The process.
+    child: Option<Child>,
+    /// Its port.
+    port: u16,
+    /// Holds `sentinel.conf`, which Sentinel rewrites as it learns the topology.
+    dir: tempfile::TempDir,
+}
+
+impl SentinelServer {
+    /// The name under which the master is monitored.
+    pub const MASTER_NAME: &'static str = "mymaster";
+
+    /// Starts a Sentinel monitoring `master` and waits until it is connected to it.
+    pub fn start(master: &RedisServer) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory for sentinel");
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\n\
+                 bind 127.0.0.1\n\
+                 dir {dir}\n\
+                 sentinel monitor {name} 127.0.0.1 {master} 1\n\
+                 sentinel down-after-milliseconds {name} 1000\n\
+                 sentinel failover-timeout {name} 10000\n",
+                dir = dir.path().display(),
+                name = Self::MASTER_NAME,
+                master = master.port,
+            ),
+        )
+        .expect("write sentinel.conf");
+        let child = Command::new(redis_server())
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("could not start redis-server --sentinel: install redis-server");
+        let sentinel = Self {
+            child: Some(child),
+            port,
+            dir,
+        };
+        wait_for_ping(port, "redis sentinel");
+        sentinel.wait_until("it is connected to the master", |s| {
+            s.master_info()
+                .is_some_and(|m| m.get("flags").map(String::as_str) == Some("master"))
+        });
+        sentinel
+    }
+
+    /// `redis+sentinel://127.0.0.1:{port}/mymaster`, the form `cluster.redis_url` takes.
+    pub fn url(&self) -> String {
+        format!(
+            "redis+sentinel://127.0.0.1:{}/{}",
+            self.port,
+            Self::MASTER_NAME
+        )
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory holding `sentinel.conf`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A connection to the Sentinel itself (for `SENTINEL …` commands).
+    pub fn connection(&self) -> redis::Connection {
+        let conn = redis::Client::open(format!("redis://127.0.0.1:{}", self.port))
+            .expect("sentinel url")
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .expect("connect to sentinel");
+        conn.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("read timeout");
+        conn
+    }
+
+    /// `SENTINEL MASTER mymaster` as a map (`ip`, `port`, `flags`, …), if the Sentinel answers.
+    pub fn master_info(&self) -> Option<HashMap<String, String>> {
+        redis::cmd("SENTINEL")
+            .arg("MASTER")
+            .arg(Self::MASTER_NAME)
+            .query(&mut self.connection())
+            .ok()
+    }
+
+    /// `SENTINEL REPLICAS mymaster`: one map per replica the Sentinel knows.
+    pub fn replicas(&self) -> Vec<HashMap<String, String>> {
+        redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg(Self::MASTER_NAME)
+            .query(&mut self.connection())
+            .unwrap_or_default()
+    }
+
+    /// Forces a failover (`SENTINEL FAILOVER mymaster`), retrying for up to 10 s while the
+    /// Sentinel has no replica it considers good yet (`NOGOODSLAVE`).
+    pub fn failover(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let client = redis::Client::open(self.url()).expect("redis url");
         loop {
-            if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200))
-                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
-            {
-                return;
+            let result: redis::RedisResult<String> = redis::cmd("SENTINEL")
+                .arg("FAILOVER")
+                .arg(Self::MASTER_NAME)
+                .query(&mut self.connection());
+            match result {
+                Ok(_) => return,
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "SENTINEL FAILOVER was refused until the deadline: {e}"
+                ),
             }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Polls `done` every 20 ms for up to 10 s, panicking with `what` after that.
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done(self) {
             assert!(
                 Instant::now() < deadline,
-                "redis-server did not start on port {}",
+                "timed out waiting for the sentinel on port {} until {what}",
                 self.port
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -106,9 +263,30 @@ impl RedisServer {
     }
 }
 
-impl Drop for RedisServer {
+impl Drop for SentinelServer {
     fn drop(&mut self) {
-        self.kill();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits (up to 10 s) until the server on `port` answers PING.
+fn wait_for_ping(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("redis url");
+    loop {
+        if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200))
+            && redis::cmd("PING").query::<String>(&mut conn).is_ok()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -2,17 +2,22 @@
 //!
 //! - `auth`: the bootstrap admin, 401/403, startup refusing an incomplete `[admin]`.
 //! - `crud`: every resource created, read, replaced and deleted; secrets never returned.
-//! - `effects`: admin changes reach token issuance and `/authz/check` (the WSO2 seed scenario).
+//! - `effects`: admin changes reach token issuance and `/authz/check` (the WSO2 seed scenario),
+//!   token and subject revocation.
 //! - `policy`: ETag/If-Match, problem+json for bad bodies, export/import.
 //! - `openapi`: the document lists exactly the served routes.
 //! - `recipes`: the curl recipes of docs/admin-api.md, step by step.
+//! - `keys`: signing-key rotation: announced, then signing, the old key still verifying.
+//! - `status`: `/api/v1/cluster/status` and `/readyz` of an embedded node.
 
 mod auth;
 mod crud;
 mod effects;
+mod keys;
 mod openapi;
 mod policy;
 mod recipes;
+mod status;
 
 use reqwest::{Method, RequestBuilder, Response};
 use scopegate_tests::{TestApp, basic, form, spawn_app_with};
@@ -55,6 +60,18 @@ pub async fn user_token(app: &TestApp, user: &str, scope: &str) -> String {
     assert_eq!(resp.status(), 200);
     let json: Value = resp.json().await.expect("json");
     json["access_token"].as_str().expect("token").to_owned()
+}
+
+/// `GET /authz/check` for `method uri` with `token`, as nginx's `auth_request` sends it.
+pub async fn check(app: &TestApp, token: &str, method: &str, uri: &str) -> Response {
+    app.client
+        .get(app.url("/authz/check"))
+        .header("x-original-method", method)
+        .header("x-original-uri", uri)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("check")
 }
 
 /// An admin API caller with a token.

@@ -1,20 +1,9 @@
 //! Admin changes take effect: on the scopes new tokens get, on `/authz/check`, on revocation.
 
-use scopegate_tests::{TestApp, basic, form};
+use scopegate_tests::{basic, form};
 use serde_json::{Value, json};
 
-use super::{Admin, problem, spawn_admin_app, user_token};
-
-async fn check(app: &TestApp, token: &str, method: &str, uri: &str) -> reqwest::Response {
-    app.client
-        .get(app.url("/authz/check"))
-        .header("x-original-method", method)
-        .header("x-original-uri", uri)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("check")
-}
+use super::{Admin, check, problem, spawn_admin_app, user_token};
 
 #[actix_web::test]
 async fn giving_a_user_a_role_gives_the_scope_to_new_tokens() {
@@ -153,4 +142,107 @@ async fn an_admin_revokes_access_and_refresh_tokens() {
     .await;
     let body = problem(admin.post("/revocations/tokens", json!({})).await, 400).await;
     assert_eq!(super::fields(&body), ["token"]);
+}
+
+#[actix_web::test]
+async fn an_admin_revokes_everything_issued_to_a_subject() {
+    let app = spawn_admin_app().await;
+    let admin = Admin::bootstrap(&app).await;
+    let shop = basic("shopping-app", "shopping-secret");
+    let issued: Value = app
+        .password_token("harry", "order_add")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = issued["access_token"].as_str().expect("access");
+    let refresh = issued["refresh_token"].as_str().expect("refresh");
+    let alex = user_token(&app, "alex", "item_view").await;
+    assert_eq!(
+        check(&app, access, "POST", "/shopping/1.0.0/orders")
+            .await
+            .status(),
+        200
+    );
+
+    let resp = admin
+        .post("/revocations/subjects", json!({"subject": "harry"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["subject"], "harry");
+    assert_eq!(body["refresh_families_revoked"], 1);
+    let revoked_before = body["revoked_before"].as_u64().expect("revoked_before");
+
+    let resp = check(&app, access, "POST", "/shopping/1.0.0/orders").await;
+    assert_eq!(resp.status(), 401);
+    let www = resp.headers()["www-authenticate"].to_str().expect("ascii");
+    assert!(www.contains("error=\"invalid_token\""), "{www}");
+    let refreshed = app
+        .token_raw(
+            &form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]),
+            Some(&shop),
+        )
+        .await;
+    assert_eq!(refreshed.status(), 400);
+    let body: Value = refreshed.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+    // Other subjects are untouched.
+    assert_eq!(
+        check(&app, &alex, "GET", "/shopping/1.0.0/items")
+            .await
+            .status(),
+        200
+    );
+
+    // `iat` has one-second resolution: a token issued in a later second is valid again.
+    let started = std::time::Instant::now();
+    let fresh = loop {
+        let issued: Value = app
+            .password_token("harry", "order_add")
+            .await
+            .json()
+            .await
+            .expect("json");
+        let token = issued["access_token"].as_str().expect("access").to_owned();
+        let jwks = app.get_json("/oauth2/jwks").await;
+        let (_, claims) = scopegate_tests::jwt::verify_eddsa(&token, &jwks).expect("verifies");
+        if claims["iat"].as_u64().expect("iat") > revoked_before {
+            break issued;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no token issued after the revocation second"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let access = fresh["access_token"].as_str().expect("access");
+    assert_eq!(
+        check(&app, access, "POST", "/shopping/1.0.0/orders")
+            .await
+            .status(),
+        200
+    );
+    let refresh = fresh["refresh_token"].as_str().expect("refresh");
+    let refreshed = app
+        .token_raw(
+            &form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]),
+            Some(&shop),
+        )
+        .await;
+    assert_eq!(refreshed.status(), 200, "a new family is not revoked");
+
+    for empty in ["", "  "] {
+        let body = problem(
+            admin
+                .post("/revocations/subjects", json!({"subject": empty}))
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(super::fields(&body), ["subject"]);
+    }
+    let body = problem(admin.post("/revocations/subjects", json!({})).await, 400).await;
+    assert_eq!(super::fields(&body), ["subject"]);
 }
