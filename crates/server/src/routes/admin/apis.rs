@@ -275,15 +275,6 @@ pub async fn delete(
     ctx: web::Data<AdminContext>,
     who: AdminPrincipal,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = http::if_match(&req, ctx.policy().version())?;
     let event = PolicyEvent::DeleteApi { name: name.clone() };
-    let version = ctx
-        .apply(
-            &who,
-            vec![event],
-            expected,
-            Target::delete(Kind::Api, &name),
-        )
-        .await?;
-    Ok(http::deleted(version))
+    ctx.delete(&req, &who, event, Kind::Api, &name).await
 }

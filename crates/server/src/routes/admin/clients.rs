@@ -208,17 +208,9 @@ pub async fn delete(
     ctx: web::Data<AdminContext>,
     who: AdminPrincipal,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = http::if_match(&req, ctx.policy().version())?;
     let event = PolicyEvent::DeleteClient {
         client_id: client_id.clone(),
     };
-    let version = ctx
-        .apply(
-            &who,
-            vec![event],
-            expected,
-            Target::delete(Kind::Client, &client_id),
-        )
-        .await?;
-    Ok(http::deleted(version))
+    ctx.delete(&req, &who, event, Kind::Client, &client_id)
+        .await
 }

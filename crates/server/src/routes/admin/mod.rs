@@ -125,6 +125,25 @@ impl AdminContext {
     }
 }
 
+impl AdminContext {
+    /// A delete route's whole body: honour `If-Match`, apply the one deleting `event`, answer
+    /// 204 with the new version (problems named for `kind` `key`).
+    pub async fn delete(
+        &self,
+        req: &actix_web::HttpRequest,
+        who: &AdminPrincipal,
+        event: PolicyEvent,
+        kind: problem::Kind,
+        key: &str,
+    ) -> Result<actix_web::HttpResponse, crate::errors::ApiError> {
+        let expected = http::if_match(req, self.policy().version())?;
+        let version = self
+            .apply(who, vec![event], expected, Target::delete(kind, key))
+            .await?;
+        Ok(http::deleted(version))
+    }
+}
+
 /// One admin route.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminRoute {

@@ -153,15 +153,6 @@ pub async fn delete(
     ctx: web::Data<AdminContext>,
     who: AdminPrincipal,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = http::if_match(&req, ctx.policy().version())?;
     let event = PolicyEvent::DeleteScope { key: key.clone() };
-    let version = ctx
-        .apply(
-            &who,
-            vec![event],
-            expected,
-            Target::delete(Kind::Scope, &key),
-        )
-        .await?;
-    Ok(http::deleted(version))
+    ctx.delete(&req, &who, event, Kind::Scope, &key).await
 }

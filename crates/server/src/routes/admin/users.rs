@@ -207,19 +207,10 @@ pub async fn delete(
     ctx: web::Data<AdminContext>,
     who: AdminPrincipal,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = http::if_match(&req, ctx.policy().version())?;
     let event = PolicyEvent::DeleteUser {
         username: username.clone(),
     };
-    let version = ctx
-        .apply(
-            &who,
-            vec![event],
-            expected,
-            Target::delete(Kind::User, &username),
-        )
-        .await?;
-    Ok(http::deleted(version))
+    ctx.delete(&req, &who, event, Kind::User, &username).await
 }
 
 /// The roles a user holds.
