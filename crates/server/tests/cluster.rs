@@ -297,6 +297,10 @@ fn nodes_ride_out_redis_and_node_failures_and_catch_up() {
             ],
         );
         assert_eq!(t.status(), 200);
+        // A password grant still answers, without a refresh token (the refresh store is Redis).
+        let login = password_token(node, "paul", "paul123", "order_view");
+        assert!(login["access_token"].is_string(), "{login}");
+        assert!(login.get("refresh_token").is_none(), "{login}");
     }
     let resp = admin(
         &a,

@@ -128,12 +128,22 @@ impl Inner {
                 rotated: false,
             };
             let hash = TokenHash::of(&token);
-            self.issuer
+            match self
+                .issuer
                 .send(IssueRefresh { hash, record })
                 .await
                 .map_err(mailbox)?
-                .map_err(|e| TokenError::store("storing a refresh token failed", &e))?;
-            Some(token)
+            {
+                Ok(()) => Some(token),
+                // The refresh store (Redis in a cluster) is unreachable: the user still gets an
+                // access token from the snapshot, without a refresh token (RFC 6749 §5.1 makes
+                // it optional), rather than no answer at all.
+                Err(crate::refresh::StoreError::Unavailable(why)) => {
+                    tracing::warn!(reason = %why, "refresh store unavailable: issuing the access token without a refresh token");
+                    None
+                }
+                Err(e) => return Err(TokenError::store("storing a refresh token failed", &e)),
+            }
         } else {
             None
         };
