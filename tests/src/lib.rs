@@ -5,6 +5,7 @@
 //! - [`TestApp`] / [`spawn_app`]: one in-process node per test (port 0, fresh temp dir).
 //! - [`quickstart_policy`]: the path of the shipped quickstart policy the tests run against.
 //! - [`nginx`]: a real nginx from the shipped `deploy/edge/nginx` recipe, on a free port.
+//! - [`tools`]: where external programs (nginx, promtool, Envoy, Traefik, the Helm SDK) are found.
 //! - [`jwt`]: an independent EdDSA JWT verifier (ed25519-dalek), so tokens are checked by code
 //!   that shares nothing with the signer.
 #![forbid(unsafe_code)]
@@ -12,6 +13,7 @@
 
 pub mod jwt;
 pub mod nginx;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

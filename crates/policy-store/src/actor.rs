@@ -118,7 +118,7 @@ impl PolicyStore {
             let versions = items
                 .iter()
                 .map(|(_, p)| (p.version(), Some(created_at_us)));
-            self.publish(newest, versions);
+            self.publish(newest, versions, false);
             let kinds: Vec<&str> = items.iter().map(|(e, _)| e.kind()).collect();
             tracing::info!(
                 store = %self.store,
@@ -161,8 +161,14 @@ impl PolicyStore {
         )))
     }
 
-    /// Publishes `policy` to the readers and records the `(version, created_at_us)` it covers.
-    fn publish(&self, policy: Policy, versions: impl IntoIterator<Item = (u64, Option<u64>)>) {
+    /// Publishes `policy` to the readers and records the `(version, created_at_us)` it covers,
+    /// `remote` when another node wrote them.
+    fn publish(
+        &self,
+        policy: Policy,
+        versions: impl IntoIterator<Item = (u64, Option<u64>)>,
+        remote: bool,
+    ) {
         self.snapshot.store(Arc::new(policy));
         let applied_at_us = now_us();
         for (version, created_at_us) in versions {
@@ -170,6 +176,7 @@ impl PolicyStore {
                 version,
                 created_at_us,
                 applied_at_us,
+                remote,
             });
         }
     }

@@ -22,6 +22,9 @@ pub struct AppliedVersion {
     /// When this node published it to its readers (this node's clock, microseconds since the
     /// Unix epoch). For a local write it follows `created_at_us` by the store's commit time.
     pub applied_at_us: u64,
+    /// Whether another node wrote it (this node applied it from the shared store's
+    /// announcement or log); `false` for this node's own writes and for reloads.
+    pub remote: bool,
 }
 
 /// The last [`APPLIED_CAPACITY`] published versions, oldest first. The store's actor appends;
@@ -80,6 +83,7 @@ mod tests {
                 version,
                 created_at_us: Some(version),
                 applied_at_us: version + 1,
+                remote: false,
             });
         }
         let all = log.all();
@@ -98,10 +102,11 @@ mod tests {
             version: 3,
             created_at_us: None,
             applied_at_us: 7,
+            remote: true,
         };
         assert_eq!(
             serde_json::to_value(entry).unwrap(),
-            serde_json::json!({"version": 3, "created_at_us": null, "applied_at_us": 7})
+            serde_json::json!({"version": 3, "created_at_us": null, "applied_at_us": 7, "remote": true})
         );
     }
 }

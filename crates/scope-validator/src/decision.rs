@@ -74,13 +74,82 @@ pub struct Deny {
     pub granted: Vec<String>,
     /// The API the path belongs to, when one claimed it.
     pub api: Option<String>,
+    /// Why, as a fixed name fit for a metric label.
+    #[serde(skip)]
+    pub reason: DenyReason,
+}
+
+/// Why a call was refused: one of a fixed set, so it can label a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// No bearer token was presented.
+    MissingToken,
+    /// Not a well-formed access token (syntax, claims, or `typ` other than `at+jwt`).
+    MalformedToken,
+    /// No `kid`, or a `kid` no key here has.
+    UnknownKey,
+    /// The signature, or the algorithm pinned to the key, does not verify.
+    BadSignature,
+    /// `exp` has passed.
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// Another issuer's token.
+    WrongIssuer,
+    /// Not meant for this audience.
+    WrongAudience,
+    /// Revoked, by `jti` or by subject.
+    Revoked,
+    /// A valid token without the scopes the resource needs.
+    InsufficientScope,
+    /// No registered resource covers the call.
+    NoResource,
+    /// The path itself is unacceptable.
+    InvalidPath,
+}
+
+impl DenyReason {
+    /// The label: `missing_token`, `malformed_token`, `unknown_key`, `bad_signature`,
+    /// `expired`, `not_yet_valid`, `wrong_issuer`, `wrong_audience`, `revoked`,
+    /// `insufficient_scope`, `no_resource` or `invalid_path`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MalformedToken => "malformed_token",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::Revoked => "revoked",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::NoResource => "no_resource",
+            Self::InvalidPath => "invalid_path",
+        }
+    }
+
+    /// The reason for a token the verifier refused.
+    pub(crate) fn of(error: &scopegate_jwt::VerifyError) -> Self {
+        use scopegate_jwt::VerifyError as E;
+        match error {
+            E::Malformed(_) | E::WrongType => Self::MalformedToken,
+            E::MissingKid | E::UnknownKey => Self::UnknownKey,
+            E::AlgorithmMismatch | E::BadSignature => Self::BadSignature,
+            E::Expired => Self::Expired,
+            E::NotYetValid => Self::NotYetValid,
+            E::WrongIssuer => Self::WrongIssuer,
+            E::WrongAudience => Self::WrongAudience,
+        }
+    }
 }
 
 // === impl Deny ===
 
 impl Deny {
-    /// 401 `invalid_token`: missing, malformed, forged, expired or revoked token.
-    pub(crate) fn invalid_token(description: impl Into<String>) -> Self {
+    /// 401 `invalid_token`: missing, malformed, forged, expired or revoked token; `reason`
+    /// names which.
+    pub(crate) fn invalid_token(reason: DenyReason, description: impl Into<String>) -> Self {
         Self {
             status: 401,
             error: "invalid_token",
@@ -88,6 +157,7 @@ impl Deny {
             required: Vec::new(),
             granted: Vec::new(),
             api: None,
+            reason,
         }
     }
 
@@ -100,6 +170,7 @@ impl Deny {
             required: Vec::new(),
             granted: principal.scopes.clone(),
             api: None,
+            reason: DenyReason::InvalidPath,
         }
     }
 
@@ -112,6 +183,7 @@ impl Deny {
             required: Vec::new(),
             granted: principal.scopes.clone(),
             api,
+            reason: DenyReason::NoResource,
         }
     }
 }
@@ -178,5 +250,6 @@ pub(crate) fn authorize(
         required: requirement.scopes,
         granted: principal.scopes,
         api: Some(requirement.api),
+        reason: DenyReason::InsufficientScope,
     })
 }

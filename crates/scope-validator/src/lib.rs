@@ -58,7 +58,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use config::{UnmatchedPath, ValidatorConfig, ValidatorSettings};
-pub use decision::{Decision, Deny, Principal};
+pub use decision::{Decision, Deny, DenyReason, Principal};
 pub use error::{StartError, StoreError, ValidatorError};
 pub use revocation::{
     EmbeddedRevocationStore, RevocationEvent, RevocationStore, Revocations, SubjectRevocation,

@@ -31,7 +31,7 @@ use crate::Clock;
 use crate::actor::ValidatorActor;
 use crate::cache::{CachedToken, TokenCache};
 use crate::config::{ValidatorConfig, ValidatorSettings};
-use crate::decision::{Decision, Deny, Principal, authorize};
+use crate::decision::{Decision, Deny, DenyReason, Principal, authorize};
 use crate::error::{StartError, ValidatorError};
 use crate::keys::{KeyGeneration, Keys};
 use crate::messages::{ApplyRemote, PruneExpired, Resync, Revoke, RevokeSubject};
@@ -143,7 +143,10 @@ impl ScopeValidator {
     /// snapshots; never waits on the actor.
     pub fn decide(&self, token: Option<&str>, method: &str, path: &str, now: u64) -> Decision {
         let Some(token) = token else {
-            return Decision::Deny(Deny::invalid_token("no access token was presented"));
+            return Decision::Deny(Deny::invalid_token(
+                DenyReason::MissingToken,
+                "no access token was presented",
+            ));
         };
         let principal = match self.authenticate(token, now) {
             Ok(principal) => principal,
@@ -355,10 +358,10 @@ fn header_kid(token: &str) -> Option<String> {
 /// A 401 for a token the verifier (or a cache re-check) refused; the verifier's messages name
 /// the failed check and never the token.
 fn refused(error: &VerifyError) -> Deny {
-    Deny::invalid_token(error.to_string())
+    Deny::invalid_token(DenyReason::of(error), error.to_string())
 }
 
 /// A 401 for a revoked token.
 fn revoked() -> Deny {
-    Deny::invalid_token("token has been revoked")
+    Deny::invalid_token(DenyReason::Revoked, "token has been revoked")
 }

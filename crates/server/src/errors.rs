@@ -49,7 +49,8 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    fn code(&self) -> &str {
+    /// The `error` code answered (an RFC 6749 code for token-endpoint errors).
+    pub fn code(&self) -> &str {
         match self {
             Self::Token(e) => e.code(),
             Self::PayloadTooLarge { .. } | Self::BadRequest(_) => "invalid_request",

@@ -13,6 +13,7 @@
 //! - [`stores`]: embedded files or Redis for each actor, and the cluster listeners.
 //! - [`limits`]: the request-head size limit (431).
 //! - [`telemetry`]: tracing setup and the request-log middleware.
+//! - [`metrics`]: the Prometheus registry, the request-latency middleware and `/metrics`.
 //! - [`commands`]: `hash-secret`, `keys generate`, `policy check`.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms, missing_docs)]
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod errors;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -169,6 +169,11 @@ pub struct KeySettings {
     /// Seconds a rotated-in key is published (in every node's JWKS, verify-only) before any
     /// node signs with it. Longer than the edges' JWKS refresh interval.
     pub rotation_announce_secs: u64,
+    /// The planned rotation period, days: how old the signing key may grow before an operator
+    /// rotates it (`POST /api/v1/keys/rotate`). Exported as
+    /// `scopegate_signing_key_rotation_period_seconds`; the `ScopegateSigningKeyRotationDue`
+    /// alert fires at 90 % of it. scopegate does not rotate by itself.
+    pub rotation_period_days: u64,
 }
 
 impl Default for KeySettings {
@@ -177,6 +182,7 @@ impl Default for KeySettings {
             algorithm: Algorithm::default(),
             signing_key_file: None,
             rotation_announce_secs: 10,
+            rotation_period_days: 90,
         }
     }
 }

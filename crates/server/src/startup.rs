@@ -14,8 +14,9 @@ use scopegate_token_issuer::{IssuerConfig, TokenService};
 
 use crate::errors::ApiError;
 use crate::limits::MaxHeaderBytes;
+use crate::metrics::{Metrics, Probes};
 use crate::settings::Settings;
-use crate::{limits, routes, stores, telemetry};
+use crate::{limits, metrics, routes, stores, telemetry};
 
 /// The issuer identifier (`iss`, RFC 8414 `issuer`), shared with handlers.
 #[derive(Debug, Clone)]
@@ -115,6 +116,18 @@ impl Application {
                 .saturating_add(settings.validation.leeway_secs),
         );
 
+        let metrics = web::Data::new(Metrics::new().context("could not set up metrics")?);
+        let probes = web::Data::new(std::sync::Arc::new(Probes::new(
+            reader.clone(),
+            policy.clone(),
+            validator.clone(),
+            token_service.clone(),
+            ring.clone(),
+            node.clone(),
+            settings.tokens.hash_queue,
+            settings.keys.rotation_period_days.saturating_mul(86_400),
+        )));
+
         let limits = Limits {
             max_form_bytes: settings.server.max_form_bytes,
         };
@@ -125,6 +138,7 @@ impl Application {
             App::new()
                 .wrap(middleware::from_fn(limits::limit_head))
                 .wrap(middleware::from_fn(telemetry::log_request))
+                .wrap(middleware::from_fn(metrics::observe_request))
                 .app_data(web::Data::new(max_header))
                 .app_data(web::Data::new(token_service.clone()))
                 .app_data(web::Data::new(validator.clone()))
@@ -137,6 +151,8 @@ impl Application {
                 .app_data(web::Data::new(limits))
                 .app_data(json_config(max_json))
                 .app_data(admin.clone())
+                .app_data(metrics.clone())
+                .app_data(probes.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -63,6 +63,21 @@ fn readyz(node: &Node) -> Value {
 }
 
 /// Polls `f` until it holds; changes propagate in milliseconds, the deadline is only a guard.
+/// The value of the unlabelled series `name` in `node`'s `/metrics`.
+fn metric(node: &Node, name: &str) -> f64 {
+    let text = http()
+        .get(node.url("/metrics"))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+        .parse()
+        .expect("a number")
+}
+
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !f() {
@@ -172,6 +187,23 @@ fn a_change_on_one_node_is_in_force_on_the_others() {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("report_view"))
     });
+    // Three changes made on A reached B and C through Redis: their propagation lag is
+    // measured; A's own writes are not propagation.
+    for node in [&b, &c] {
+        eventually("the changes are counted as propagated", || {
+            metric(node, "scopegate_policy_propagation_lag_seconds_count") >= 3.0
+        });
+        assert_eq!(metric(node, "scopegate_cluster_mode"), 1.0);
+        assert_eq!(metric(node, "scopegate_redis_up"), 1.0);
+        assert_eq!(
+            metric(node, "scopegate_policy_version"),
+            metric(&a, "scopegate_policy_version")
+        );
+    }
+    assert_eq!(
+        metric(&a, "scopegate_policy_propagation_lag_seconds_count"),
+        0.0
+    );
     assert_eq!(
         check(&c, &paul, "GET", "/shopping/1.0.0/orders").status(),
         200
@@ -327,6 +359,8 @@ fn nodes_ride_out_redis_and_node_failures_and_catch_up() {
     eventually("readyz says degraded", || {
         readyz(&b)["status"] == "degraded"
     });
+    assert_eq!(metric(&b, "scopegate_redis_up"), 0.0);
+    assert_eq!(metric(&b, "scopegate_ready"), 1.0, "degraded still serves");
 
     // Node B killed meanwhile; Redis restarted with its data: nodes resync; the refused write
     // is nowhere, never half applied.
@@ -335,6 +369,10 @@ fn nodes_ride_out_redis_and_node_failures_and_catch_up() {
     eventually("A and C are ready again", || {
         readyz(&a)["status"] == "ready" && readyz(&c)["status"] == "ready"
     });
+    for node in [&a, &c] {
+        assert_eq!(metric(node, "scopegate_redis_up"), 1.0);
+        assert!(metric(node, "scopegate_redis_reconnects_total") >= 1.0);
+    }
     for node in [&a, &c] {
         assert_eq!(
             readyz(node)["policy_version"].as_u64(),

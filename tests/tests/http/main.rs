@@ -6,5 +6,6 @@ mod edge;
 mod endpoints;
 mod errors;
 mod jwks;
+mod metrics;
 mod refresh;
 mod seeds;

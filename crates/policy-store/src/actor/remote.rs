@@ -35,7 +35,7 @@ impl PolicyStore {
         match current.apply(&msg.event) {
             Ok(policy) => {
                 tracing::debug!(store = %self.store, version = msg.version, kind = msg.event.kind(), "applied a remote policy event");
-                self.publish(policy, [(msg.version, Some(msg.created_at_us))]);
+                self.publish(policy, [(msg.version, Some(msg.created_at_us))], true);
             }
             Err(e) => {
                 tracing::error!(
@@ -122,7 +122,7 @@ impl PolicyStore {
             events = versions.len(),
             "caught up on policy events from the store"
         );
-        self.publish(policy, versions);
+        self.publish(policy, versions, true);
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl PolicyStore {
             )));
         }
         let version = policy.version();
-        self.publish(policy, [(version, None)]);
+        self.publish(policy, [(version, None)], false);
         Ok(())
     }
 

@@ -203,6 +203,11 @@ async fn remote_events_apply_once_and_in_version_order() {
     assert_eq!(versions(&node), [(2, Some(42))]);
     let last = node.last_applied().unwrap();
     assert!(last.applied_at_us > 42);
+    assert!(last.remote, "another node wrote version 2");
+    // This node's own write is not a propagated one.
+    node.apply(vec![role("clerk")], None).await.unwrap();
+    let own = node.last_applied().unwrap();
+    assert_eq!((own.version, own.remote), (3, false));
 }
 
 #[actix::test]

@@ -197,6 +197,26 @@ pub(crate) fn assert_invalid_token(decision: Decision, reason: &str) -> Deny {
         deny.description
     );
     assert!(deny.granted.is_empty() && deny.required.is_empty() && deny.api.is_none());
+    // The metric label follows the description: every refusal names its check both ways.
+    let expected = [
+        ("no access token", "missing_token"),
+        ("malformed", "malformed_token"),
+        ("not an access token", "malformed_token"),
+        ("no key id", "unknown_key"),
+        ("unknown key", "unknown_key"),
+        ("algorithm does not match", "bad_signature"),
+        ("signature is invalid", "bad_signature"),
+        ("expired", "expired"),
+        ("not valid yet", "not_yet_valid"),
+        ("another issuer", "wrong_issuer"),
+        ("audience", "wrong_audience"),
+        ("revoked", "revoked"),
+    ]
+    .iter()
+    .find(|(text, _)| reason.contains(text))
+    .map(|(_, label)| *label)
+    .unwrap_or_else(|| panic!("no reason label is known for {reason:?}"));
+    assert_eq!(deny.reason.as_str(), expected, "{deny:?}");
     deny
 }
 

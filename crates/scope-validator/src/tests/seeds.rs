@@ -19,6 +19,7 @@ fn assert_insufficient(decision: Decision, required: &[&str], granted: &[&str], 
     assert_eq!(deny.required, strings(required));
     assert_eq!(deny.granted, strings(granted));
     assert_eq!(deny.api.as_deref(), Some(api));
+    assert_eq!(deny.reason.as_str(), "insufficient_scope");
     for scope in required {
         assert!(deny.description.contains(scope), "{:?}", deny.description);
     }
@@ -179,6 +180,7 @@ async fn a_resource_the_api_lacks_is_denied_naming_the_api() {
             "{method} {path}"
         );
         assert_eq!(deny.api.as_deref(), Some(api));
+        assert_eq!(deny.reason.as_str(), "no_resource");
         assert!(deny.description.contains(api), "{:?}", deny.description);
     }
 }
@@ -207,6 +209,7 @@ async fn bad_paths_are_invalid_requests_after_the_token_check() {
             deny.description
         );
         assert_eq!(deny.granted, strings(&["order_add"]));
+        assert_eq!(deny.reason.as_str(), "invalid_path");
         // Without a valid token the answer is 401 whatever the path.
         assert_invalid_token(
             h.validator.decide(None, "POST", path, T0),

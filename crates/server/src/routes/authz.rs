@@ -11,6 +11,7 @@ use scopegate_scope_validator::{Decision, ScopeValidator};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{ApiError, allow_response, deny_body, deny_response};
+use crate::metrics::Metrics;
 
 /// Most (method, path) pairs one batch decision may ask about.
 pub const MAX_BATCH: usize = 100;
@@ -33,7 +34,11 @@ fn header<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
 
 /// Forward auth: the original request is described by `X-Original-Method`/`X-Original-URI`
 /// (nginx) or `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik).
-pub async fn check(req: HttpRequest, validator: web::Data<ScopeValidator>) -> HttpResponse {
+pub async fn check(
+    req: HttpRequest,
+    validator: web::Data<ScopeValidator>,
+    metrics: web::Data<Metrics>,
+) -> HttpResponse {
     let headers = req.headers();
     let method = header(headers, ["x-original-method", "x-forwarded-method"]);
     let uri = header(headers, ["x-original-uri", "x-forwarded-uri"]);
@@ -44,24 +49,32 @@ pub async fn check(req: HttpRequest, validator: web::Data<ScopeValidator>) -> Ht
                 .to_owned(),
         ));
     };
-    answer(validator.decide(bearer(headers), method, uri, unix_now()))
+    let decision = validator.decide(bearer(headers), method, uri, unix_now());
+    metrics.decision("check", &decision);
+    answer(decision)
 }
 
 /// Envoy ext_authz (HTTP service): Envoy sends the original method and appends the original
 /// path to this endpoint's prefix.
-pub async fn envoy(req: HttpRequest, validator: web::Data<ScopeValidator>) -> HttpResponse {
+pub async fn envoy(
+    req: HttpRequest,
+    validator: web::Data<ScopeValidator>,
+    metrics: web::Data<Metrics>,
+) -> HttpResponse {
     let path = req.path().strip_prefix("/authz/envoy").unwrap_or("/");
     let path = if path.is_empty() { "/" } else { path };
     let target = match req.query_string() {
         "" => path.to_owned(),
         q => format!("{path}?{q}"),
     };
-    answer(validator.decide(
+    let decision = validator.decide(
         bearer(req.headers()),
         req.method().as_str(),
         &target,
         unix_now(),
-    ))
+    );
+    metrics.decision("envoy", &decision);
+    answer(decision)
 }
 
 fn answer(decision: Decision) -> HttpResponse {
@@ -141,15 +154,18 @@ pub async fn decide(
     req: HttpRequest,
     body: web::Json<DecideRequest>,
     validator: web::Data<ScopeValidator>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let token = body.token.as_deref().or_else(|| bearer(req.headers()));
     let now = unix_now();
+    let decide = |method: &str, path: &str| {
+        let decision = validator.decide(token, method, path, now);
+        metrics.decision("decide", &decision);
+        Answer::from(decision)
+    };
     match (body.method, body.path, body.requests) {
-        (Some(method), Some(path), None) => {
-            let answer = Answer::from(validator.decide(token, &method, &path, now));
-            Ok(HttpResponse::Ok().json(answer))
-        }
+        (Some(method), Some(path), None) => Ok(HttpResponse::Ok().json(decide(&method, &path))),
         (None, None, Some(questions)) => {
             if questions.is_empty() || questions.len() > MAX_BATCH {
                 return Err(ApiError::BadRequest(format!(
@@ -158,7 +174,7 @@ pub async fn decide(
             }
             let results: Vec<Answer> = questions
                 .iter()
-                .map(|q| Answer::from(validator.decide(token, &q.method, &q.path, now)))
+                .map(|q| decide(&q.method, &q.path))
                 .collect();
             Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
         }

@@ -3,7 +3,7 @@
 //! One file per route group: [`token`] (`POST /oauth2/token`), [`introspect`] (RFC 7662
 //! introspection and RFC 7009 revocation), [`authz`] (`/authz/check`, `/authz/envoy/…`,
 //! `/authz/v1/decide`), [`jwks`] (`/oauth2/jwks`, `/.well-known/jwks.json`), [`metadata`]
-//! (RFC 8414), [`health`] (`/healthz`, `/readyz`), [`admin`] (the admin REST API under
+//! (RFC 8414), [`health`] (`/healthz`, `/readyz`), `/metrics` ([`crate::metrics`]), [`admin`] (the admin REST API under
 //! `/api/v1/`).
 
 pub mod admin;
@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))
     .service(get_only("/healthz", health::healthz))
     .service(get_only("/readyz", health::readyz))
+    .service(get_only("/metrics", crate::metrics::scrape))
     .configure(admin::configure);
 }
 

@@ -5,16 +5,36 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use scopegate_token_issuer::{TokenRequest, TokenService};
 
 use crate::errors::ApiError;
+use crate::metrics::{Metrics, grant_label};
 use crate::startup::Limits;
 
-/// Issues a token for a form-encoded grant request.
+/// Issues a token for a form-encoded grant request, and counts the answer by grant and outcome.
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
     service: web::Data<TokenService>,
     limits: web::Data<Limits>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, authorization) = super::form_body(&req, payload, limits.max_form_bytes).await?;
+    let mut grant = "other";
+    let answer = issue(&req, payload, &service, &limits, &mut grant).await;
+    let outcome = match &answer {
+        Ok(_) => "issued",
+        Err(e) => e.code(),
+    };
+    metrics.token(grant, outcome);
+    answer
+}
+
+async fn issue(
+    req: &HttpRequest,
+    payload: web::Payload,
+    service: &TokenService,
+    limits: &Limits,
+    grant: &mut &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let (body, authorization) = super::form_body(req, payload, limits.max_form_bytes).await?;
+    *grant = grant_label(&body);
     let request = TokenRequest::parse(&body, authorization)?;
     let response = service.token(request).await?;
     Ok(HttpResponse::Ok()

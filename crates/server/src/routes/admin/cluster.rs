@@ -21,6 +21,8 @@ pub struct AppliedView {
     pub created_at_us: Option<u64>,
     /// When this node published it to its readers, microseconds since the Unix epoch.
     pub applied_at_us: u64,
+    /// Whether another node wrote it.
+    pub remote: bool,
 }
 
 impl From<AppliedVersion> for AppliedView {
@@ -29,6 +31,7 @@ impl From<AppliedVersion> for AppliedView {
             version: a.version,
             created_at_us: a.created_at_us,
             applied_at_us: a.applied_at_us,
+            remote: a.remote,
         }
     }
 }
