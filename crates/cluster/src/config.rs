@@ -3,12 +3,16 @@
 //! Cluster mode is on exactly when `redis_url` is set; without it the node runs on its embedded
 //! stores and none of this crate is started.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
 /// `[cluster]`: where Redis is and how this deployment names its keys and channels.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// `Debug` leaves out every secret: the key-encryption key, the Redis password and a password
+/// inside `redis_url`.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSettings {
     /// `redis://[user:password@]host:port[/db]` (no TLS: `rediss://` is refused), or for Sentinel
@@ -39,7 +43,13 @@ pub struct ClusterSettings {
     /// variable from a secret.
     pub key_encryption_key: Option<String>,
     /// A file holding the base64 key-encryption key (a mounted secret).
-    pub key_encryption_key_file: Option<std::path::PathBuf>,
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The password of the Redis connections (for Sentinel: of the master, not of the
+    /// Sentinels), replacing any password in `redis_url`. Prefer `redis_password_file` or the
+    /// `SCOPEGATE__CLUSTER__REDIS_PASSWORD` variable from a secret.
+    pub redis_password: Option<String>,
+    /// A file holding that password (a mounted secret); one trailing newline is ignored.
+    pub redis_password_file: Option<PathBuf>,
 }
 
 impl Default for ClusterSettings {
@@ -56,7 +66,50 @@ impl Default for ClusterSettings {
             fail_readiness_when_degraded: false,
             key_encryption_key: None,
             key_encryption_key_file: None,
+            redis_password: None,
+            redis_password_file: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { Some("…") } else { None };
+        f.debug_struct("ClusterSettings")
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("key_prefix", &self.key_prefix)
+            .field("channel_prefix", &self.channel_prefix)
+            .field("node_id", &self.node_id)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("command_timeout_ms", &self.command_timeout_ms)
+            .field("reconnect_max_backoff_ms", &self.reconnect_max_backoff_ms)
+            .field("log_retention", &self.log_retention)
+            .field(
+                "fail_readiness_when_degraded",
+                &self.fail_readiness_when_degraded,
+            )
+            .field(
+                "key_encryption_key",
+                &hidden(self.key_encryption_key.is_some()),
+            )
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .field("redis_password", &hidden(self.redis_password.is_some()))
+            .field("redis_password_file", &self.redis_password_file)
+            .finish()
+    }
+}
+
+/// `scheme://user:…@rest` for a URL carrying a password; anything else unchanged.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((auth, host)) => {
+            let user = auth.split_once(':').map_or(auth, |(user, _)| user);
+            format!("{scheme}://{user}:…@{host}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -103,6 +156,53 @@ impl ClusterSettings {
             }
         };
         crate::keyring::Kek::from_base64(&text)
+    }
+
+    /// The Redis password from `redis_password` or `redis_password_file`, if either is set.
+    /// A file's trailing newline (`\n` or `\r\n`, as `echo` and editors leave) is not part of
+    /// it. Errors name the file, never its contents.
+    pub fn redis_password(&self) -> Result<Option<String>, crate::ClusterError> {
+        match (&self.redis_password, &self.redis_password_file) {
+            (Some(_), Some(_)) => Err(crate::ClusterError::Config(
+                "set cluster.redis_password or cluster.redis_password_file, not both".into(),
+            )),
+            (Some(password), None) => Ok(Some(password.clone())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    crate::ClusterError::Config(format!(
+                        "cannot read cluster.redis_password_file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let password = text
+                    .strip_suffix('\n')
+                    .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+                if password.is_empty() {
+                    return Err(crate::ClusterError::Config(format!(
+                        "cluster.redis_password_file {} is empty",
+                        path.display()
+                    )));
+                }
+                Ok(Some(password.to_owned()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Makes the relative file paths of this section (`key_encryption_key_file`,
+    /// `redis_password_file`) relative to `dir`, the config file's directory.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        for path in [
+            self.key_encryption_key_file.as_mut(),
+            self.redis_password_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        }
     }
 
     /// The names of every key and channel this deployment uses.
@@ -178,5 +278,98 @@ mod tests {
         let n = s.names();
         assert_eq!(n.policy_channel, "prod-ch:policy");
         assert_eq!(n.policy_version, "prod:policy:version");
+    }
+
+    fn parse(json: serde_json::Value) -> Result<ClusterSettings, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    #[test]
+    fn redis_password_comes_from_the_setting_or_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let none = parse(serde_json::json!({})).expect("parses");
+        assert_eq!(none.redis_password().expect("no password"), None);
+
+        let inline = parse(serde_json::json!({ "redis_password": "s3cret" })).expect("parses");
+        assert_eq!(
+            inline.redis_password().expect("ok").as_deref(),
+            Some("s3cret")
+        );
+
+        for (content, expected) in [
+            ("s3cret\n", "s3cret"),
+            ("s3cret\r\n", "s3cret"),
+            ("s3cret", "s3cret"),
+            ("two words \n\n", "two words \n"),
+        ] {
+            let file = dir.path().join("pw");
+            std::fs::write(&file, content).expect("write");
+            let s = parse(serde_json::json!({ "redis_password_file": file })).expect("parses");
+            assert_eq!(s.redis_password().expect("ok").as_deref(), Some(expected));
+        }
+    }
+
+    #[test]
+    fn redis_password_errors_never_show_the_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret\n").expect("write");
+        let both = parse(serde_json::json!({
+            "redis_password": "s3cret",
+            "redis_password_file": file,
+        }))
+        .expect("parses");
+        let err = both.redis_password().expect_err("both").to_string();
+        assert!(err.contains("not both") && !err.contains("s3cret"), "{err}");
+
+        let missing = parse(serde_json::json!({ "redis_password_file": dir.path().join("nope") }))
+            .expect("parses");
+        let err = missing.redis_password().expect_err("missing").to_string();
+        assert!(err.contains("redis_password_file"), "{err}");
+
+        std::fs::write(&file, "\n").expect("write");
+        let empty = parse(serde_json::json!({ "redis_password_file": file })).expect("parses");
+        let err = empty.redis_password().expect_err("empty").to_string();
+        assert!(err.contains("empty"), "{err}");
+
+        let err = parse(serde_json::json!({ "redis_pasword_file": "x" }))
+            .expect_err("typo")
+            .to_string();
+        assert!(err.contains("redis_pasword_file"), "{err}");
+    }
+
+    #[test]
+    fn debug_hides_every_secret() {
+        let s = ClusterSettings {
+            redis_url: Some("redis+sentinel://app:urlpass@s1:26379/m".into()),
+            redis_password: Some("s3cret".into()),
+            key_encryption_key: Some("kekkekkek".into()),
+            ..Default::default()
+        };
+        let text = format!("{s:?}");
+        for secret in ["urlpass", "s3cret", "kekkekkek"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("redis+sentinel://app:…@s1:26379/m"), "{text}");
+        assert_eq!(redact_url("redis://h:6379/0"), "redis://h:6379/0");
+        assert_eq!(redact_url("redis://:pw@h:6379"), "redis://:…@h:6379");
+    }
+
+    #[test]
+    fn relative_secret_files_resolve_against_the_config_directory() {
+        let mut s = ClusterSettings {
+            key_encryption_key_file: Some("kek".into()),
+            redis_password_file: Some("/run/secrets/pw".into()),
+            ..Default::default()
+        };
+        s.resolve_paths(Path::new("/etc/scopegate"));
+        assert_eq!(
+            s.key_encryption_key_file.as_deref(),
+            Some(Path::new("/etc/scopegate/kek"))
+        );
+        assert_eq!(
+            s.redis_password_file.as_deref(),
+            Some(Path::new("/run/secrets/pw"))
+        );
     }
 }

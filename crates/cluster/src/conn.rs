@@ -62,15 +62,22 @@ impl Redis {
             .redis_url
             .as_deref()
             .ok_or_else(|| ClusterError::Config("cluster.redis_url is not set".into()))?;
+        let password = settings.redis_password()?;
         let target = if let Some(rest) = url.strip_prefix("redis+sentinel://") {
-            Target::Sentinel(Mutex::new(sentinel_client(rest)?))
+            Target::Sentinel(Mutex::new(sentinel_client(rest, password.as_deref())?))
         } else {
-            Target::Direct(redis::Client::open(url).map_err(|e| {
+            let bad = |e: redis::RedisError| {
                 ClusterError::Config(format!(
                     "cluster.redis_url is not a Redis URL ({})",
                     e.kind_str()
                 ))
-            })?)
+            };
+            let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
+            if let Some(password) = &password {
+                let redis = info.redis_settings().clone().set_password(password);
+                info = info.set_redis_settings(redis);
+            }
+            Target::Direct(redis::Client::open(info).map_err(bad)?)
         };
         Ok(Arc::new(Self {
             target,
@@ -111,7 +118,9 @@ impl Redis {
 }
 
 /// Builds a Sentinel client from `h1:p1,h2:p2/master[/db]` with optional `user:password@`.
-fn sentinel_client(rest: &str) -> Result<SentinelClient, ClusterError> {
+/// `password` (from `cluster.redis_password[_file]`) replaces the URL's password for the
+/// connections to the master; the Sentinels themselves are asked without one.
+fn sentinel_client(rest: &str, password: Option<&str>) -> Result<SentinelClient, ClusterError> {
     let bad = |why: &str| {
         ClusterError::Config(format!(
             "cluster.redis_url: a Sentinel URL is redis+sentinel://[user:password@]host:port[,host:port…]/master-name[/db]; {why}"
@@ -165,6 +174,9 @@ fn sentinel_client(rest: &str) -> Result<SentinelClient, ClusterError> {
         if !password.is_empty() {
             builder = builder.set_client_to_redis_password(password);
         }
+    }
+    if let Some(password) = password {
+        builder = builder.set_client_to_redis_password(password);
     }
     builder.build().map_err(|e| bad(&describe(&e)))
 }
@@ -403,6 +415,38 @@ mod tests {
         assert!(Redis::open(&settings("redis://127.0.0.1:6379/0")).is_ok());
         assert!(Redis::open(&settings("redis+sentinel://s1:26379,s2:26379/mymaster")).is_ok());
         assert!(Redis::open(&settings("redis+sentinel://:pw@s1:26379/mymaster/2")).is_ok());
+    }
+
+    #[test]
+    fn the_configured_password_replaces_the_urls() {
+        let password_of = |s: &ClusterSettings| match &Redis::open(s).expect("opens").target {
+            Target::Direct(c) => c
+                .get_connection_info()
+                .redis_settings()
+                .password()
+                .map(str::to_owned),
+            Target::Sentinel(_) => panic!("not direct"),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("redis-password");
+        std::fs::write(&file, "from-file\n").expect("write");
+
+        let mut s = settings("redis://:in-url@127.0.0.1:6379/0");
+        assert_eq!(password_of(&s).as_deref(), Some("in-url"));
+        s.redis_password_file = Some(file.clone());
+        assert_eq!(password_of(&s).as_deref(), Some("from-file"));
+
+        let mut s = settings("redis://127.0.0.1:6379/0");
+        s.redis_password = Some("from-env".into());
+        assert_eq!(password_of(&s).as_deref(), Some("from-env"));
+
+        // Sentinel URLs take it too; a file that cannot be read refuses to open.
+        let mut s = settings("redis+sentinel://s1:26379/mymaster");
+        s.redis_password_file = Some(file);
+        assert!(Redis::open(&s).is_ok());
+        s.redis_password_file = Some(dir.path().join("missing"));
+        let err = Redis::open(&s).expect_err("unreadable").to_string();
+        assert!(err.contains("redis_password_file"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     /// Arguments beyond the defaults (`--replicaof …`), kept for a restart.
     extra_args: Vec<String>,
+    /// The `requirepass` password, if the server demands one.
+    password: Option<String>,
 }
 
 impl RedisServer {
@@ -39,7 +41,17 @@ impl RedisServer {
         ])
     }
 
+    /// Starts a server that refuses every command until a client authenticates with
+    /// `password` (`--requirepass`). [`RedisServer::url`] carries no password.
+    pub fn start_with_password(password: &str) -> Self {
+        Self::start_inner(Vec::new(), Some(password.to_owned()))
+    }
+
     fn start_with(extra_args: Vec<String>) -> Self {
+        Self::start_inner(extra_args, None)
+    }
+
+    fn start_inner(extra_args: Vec<String>, password: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory for redis");
         let port = free_port();
         let mut server = Self {
@@ -47,6 +59,7 @@ impl RedisServer {
             port,
             dir,
             extra_args,
+            password,
         };
         server.spawn();
         server
@@ -60,6 +73,11 @@ impl RedisServer {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The password it requires, if any.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
     }
 
     /// The data directory.
@@ -87,7 +105,11 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(redis_server())
+        let mut command = Command::new(redis_server());
+        if let Some(password) = &self.password {
+            command.arg("--requirepass").arg(password);
+        }
+        let child = command
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--bind")
@@ -112,7 +134,7 @@ impl RedisServer {
             .spawn()
             .expect("could not start redis-server: install it (apt-get install redis-server)");
         self.child = Some(child);
-        wait_for_ping(self.port, "redis-server");
+        wait_for_ping(self.port, self.password.as_deref(), "redis-server");
     }
 }
 
@@ -141,8 +163,14 @@ impl SentinelServer {
     /// The name under which the master is monitored.
     pub const MASTER_NAME: &'static str = "mymaster";
 
-    /// Starts a Sentinel monitoring `master` and waits until it is connected to it.
+    /// Starts a Sentinel monitoring `master` and waits until it is connected to it. A master
+    /// that requires a password is monitored with it (`sentinel auth-pass`); the Sentinel
+    /// itself requires none.
     pub fn start(master: &RedisServer) -> Self {
+        let auth_pass = master.password.as_deref().map_or_else(String::new, |p| {
+            let quoted = p.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("sentinel auth-pass {} \"{quoted}\"\n", Self::MASTER_NAME)
+        });
         let dir = tempfile::tempdir().expect("temporary directory for sentinel");
         let port = free_port();
         let conf = dir.path().join("sentinel.conf");
@@ -154,7 +182,8 @@ impl SentinelServer {
                  dir {dir}\n\
                  sentinel monitor {name} 127.0.0.1 {master} 1\n\
                  sentinel down-after-milliseconds {name} 1000\n\
-                 sentinel failover-timeout {name} 10000\n",
+                 sentinel failover-timeout {name} 10000\n\
+                 {auth_pass}",
                 dir = dir.path().display(),
                 name = Self::MASTER_NAME,
                 master = master.port,
@@ -173,7 +202,7 @@ impl SentinelServer {
             port,
             dir,
         };
-        wait_for_ping(port, "redis sentinel");
+        wait_for_ping(port, None, "redis sentinel");
         sentinel.wait_until("it is connected to the master", |s| {
             s.master_info()
                 .is_some_and(|m| m.get("flags").map(String::as_str) == Some("master"))
@@ -272,10 +301,18 @@ impl Drop for SentinelServer {
     }
 }
 
-/// Waits (up to 10 s) until the server on `port` answers PING.
-fn wait_for_ping(port: u16, what: &str) {
+/// Waits (up to 10 s) until the server on `port` answers PING (authenticated with `password`).
+fn wait_for_ping(port: u16, password: Option<&str>, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("redis url");
+    let mut info =
+        redis::IntoConnectionInfo::into_connection_info(format!("redis://127.0.0.1:{port}"))
+            .expect("redis url");
+    if let Some(password) = password {
+        info = info
+            .clone()
+            .set_redis_settings(info.redis_settings().clone().set_password(password));
+    }
+    let client = redis::Client::open(info).expect("redis client");
     loop {
         if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200))
             && redis::cmd("PING").query::<String>(&mut conn).is_ok()

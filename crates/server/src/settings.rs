@@ -249,9 +249,7 @@ impl Settings {
         if let Some(p) = self.keys.signing_key_file.as_mut() {
             resolve(p);
         }
-        if let Some(p) = self.cluster.key_encryption_key_file.as_mut() {
-            resolve(p);
-        }
+        self.cluster.resolve_paths(dir);
     }
 }
 
@@ -292,6 +290,27 @@ mod tests {
         assert_eq!(s.log.format, LogFormat::Json);
         assert_eq!(s.storage.policy_file, Some(dir.path().join("policy.toml")));
         assert_eq!(s.storage.data_dir, dir.path().join("data"));
+    }
+
+    #[test]
+    fn secret_files_resolve_against_the_config_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("scopegate.toml");
+        std::fs::write(
+            &file,
+            "[cluster]\nkey_encryption_key_file = \"secrets/kek\"\n\
+             redis_password_file = \"secrets/redis-password\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&file), HashMap::new(), Path::new("/")).expect("loads");
+        assert_eq!(
+            s.cluster.key_encryption_key_file,
+            Some(dir.path().join("secrets/kek"))
+        );
+        assert_eq!(
+            s.cluster.redis_password_file,
+            Some(dir.path().join("secrets/redis-password"))
+        );
     }
 
     #[test]
