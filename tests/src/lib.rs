@@ -11,9 +11,11 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod envoy;
 pub mod jwt;
 pub mod nginx;
 pub mod tools;
+pub mod traefik;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

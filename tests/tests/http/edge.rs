@@ -12,7 +12,7 @@ use scopegate_tests::nginx::Nginx;
 use scopegate_tests::{TestApp, basic, form, quickstart_policy, spawn_app};
 use serde_json::{Value, json};
 
-async fn access_token(app: &TestApp, user: &str, scope: &str) -> String {
+pub(crate) async fn access_token(app: &TestApp, user: &str, scope: &str) -> String {
     let json: Value = app
         .password_token(user, scope)
         .await
@@ -23,7 +23,7 @@ async fn access_token(app: &TestApp, user: &str, scope: &str) -> String {
 }
 
 /// Starts the example service against `app`'s JWKS; returns its address.
-async fn start_shopping(app: &TestApp) -> std::net::SocketAddr {
+pub(crate) async fn start_shopping(app: &TestApp) -> std::net::SocketAddr {
     let cli = Cli::parse_from([
         "shopping-service",
         "--issuer",
@@ -41,7 +41,7 @@ async fn start_shopping(app: &TestApp) -> std::net::SocketAddr {
 }
 
 /// Tokens that must all be refused with 401.
-async fn bad_tokens(app: &TestApp) -> Vec<(&'static str, Option<String>)> {
+pub(crate) async fn bad_tokens(app: &TestApp) -> Vec<(&'static str, Option<String>)> {
     let alex = access_token(app, "alex", "order_view").await;
     let parts: Vec<&str> = alex.split('.').collect();
     let claims: Value = {
@@ -102,7 +102,7 @@ async fn bad_tokens(app: &TestApp) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-async fn call(
+pub(crate) async fn call(
     client: &reqwest::Client,
     method: &str,
     url: String,
@@ -120,7 +120,7 @@ async fn call(
 }
 
 /// The ShoppingCartAPI matrix against `base` (nginx with the API prefix, or the service itself).
-async fn shopping_matrix(app: &TestApp, base: &str) {
+pub(crate) async fn shopping_matrix(app: &TestApp, base: &str) {
     let client = reqwest::Client::new();
     let alex = access_token(app, "alex", "item_view item_add order_view").await;
     let resp = call(&client, "POST", format!("{base}/orders"), Some(&alex)).await;

@@ -7,5 +7,6 @@ mod endpoints;
 mod errors;
 mod jwks;
 mod metrics;
+mod proxies;
 mod refresh;
 mod seeds;
