@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`TestApp`] / [`spawn_app`]: one in-process node per test (port 0, fresh temp dir).
 //! - [`quickstart_policy`]: the path of the shipped quickstart policy the tests run against.
-//! - [`nginx`]: a real nginx from the shipped `deploy/edge/nginx` recipe, on a free port.
+//! - [`nginx`], [`envoy`], [`traefik`]: the real proxies from the shipped `deploy/edge/` recipes,
+//!   each on a free port, started through [`proxy`].
 //! - [`tools`]: where external programs (nginx, promtool, Envoy, Traefik, the Helm SDK) are found.
 //! - [`jwt`]: an independent EdDSA JWT verifier (ed25519-dalek), so tokens are checked by code
 //!   that shares nothing with the signer.
@@ -14,6 +15,7 @@
 pub mod envoy;
 pub mod jwt;
 pub mod nginx;
+pub mod proxy;
 pub mod tools;
 pub mod traefik;
 
@@ -70,6 +72,26 @@ impl TestApp {
     /// `http://address{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// `GET /metrics`: the text exposition, after checking the status and content type.
+    pub async fn scrape_metrics(&self) -> String {
+        let resp = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(resp.status(), 200, "GET /metrics");
+        let content_type = resp.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "content-type {content_type}"
+        );
+        resp.text().await.expect("body")
     }
 
     /// GETs `path` and parses the JSON answer (any status).

@@ -213,7 +213,7 @@ async fn nginx_auth_request_in_front_of_the_shopping_service() {
         Some(&bob),
     )
     .await;
-    assert_eq!(resp.status(), 200, "{}", nginx.error_log());
+    assert_eq!(resp.status(), 200, "{}", nginx.log());
     assert_eq!(resp.headers()["x-scopegate-subject"], "bob");
     assert_eq!(
         call(

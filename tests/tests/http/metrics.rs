@@ -53,19 +53,7 @@ struct Scrape {
 
 impl Scrape {
     async fn of(app: &TestApp) -> Scrape {
-        let resp = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .expect("scrape");
-        assert_eq!(resp.status(), 200);
-        let content_type = resp.headers()["content-type"].to_str().expect("ascii");
-        assert!(
-            content_type.starts_with("text/plain; version=0.0.4"),
-            "{content_type}"
-        );
-        let text = resp.text().await.expect("text");
+        let text = app.scrape_metrics().await;
         let samples = parse(&text);
         Scrape { text, samples }
     }

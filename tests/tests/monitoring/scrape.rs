@@ -11,7 +11,7 @@ use crate::{promtool, read_repo_file};
 
 /// Requests that give the labelled families series: tokens by two grants and an error,
 /// decisions allowed, denied for scope and for a missing token, and a few plain routes.
-async fn exercise(app: &TestApp) {
+pub(crate) async fn exercise(app: &TestApp) {
     let resp = app.password_token("alex", "order_view").await;
     assert_eq!(resp.status(), 200, "password grant");
     let body: Value = resp.json().await.expect("json");
@@ -65,25 +65,6 @@ async fn exercise(app: &TestApp) {
     }
 }
 
-async fn scrape(app: &TestApp) -> String {
-    let resp = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("scrape");
-    assert_eq!(resp.status(), 200, "GET /metrics");
-    let content_type = resp.headers()["content-type"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert!(
-        content_type.starts_with("text/plain") && content_type.contains("version=0.0.4"),
-        "content-type {content_type}"
-    );
-    resp.text().await.expect("body")
-}
-
 /// Names `used` by `what` that the scrape does not expose, as problem lines.
 fn unexposed(
     what: &str,
@@ -108,7 +89,7 @@ fn has_series(scrape: &str, name: &str, want: &[(&str, &str)]) -> bool {
 async fn metrics_match_the_contract_the_dashboard_and_the_rules() {
     let app = spawn_app().await;
     exercise(&app).await;
-    let text = scrape(&app).await;
+    let text = app.scrape_metrics().await;
     let mut problems = Vec::new();
 
     // (a) promtool's own linter, on exactly what was scraped.
