@@ -3,6 +3,7 @@
 //! every metric the contract (`docs/metrics.md`), the dashboard and the rules name is what a
 //! real node exposes at `/metrics`.
 
+mod live;
 mod names;
 mod rules;
 mod scrape;
