@@ -447,18 +447,18 @@ fn count(n: usize) -> i64 {
 }
 
 /// Times every request into `scopegate_http_request_duration_seconds`, labelled with the
-/// matched route's pattern (`unmatched` when no route claimed the path).
+/// matched route's name, which is its pattern (`unmatched` when no route claimed the path).
 pub async fn observe_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let started = Instant::now();
     let response = next.call(req).await?;
-    if let Some(metrics) = metrics {
+    let request = response.request();
+    if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
         let seconds = started.elapsed().as_secs_f64();
-        let pattern = response.request().match_pattern();
-        let endpoint = pattern.as_deref().unwrap_or("unmatched");
+        // Every route is named by its pattern (`routes::named`, the admin route table).
+        let endpoint = request.match_name().unwrap_or("unmatched");
         metrics.request(endpoint, response.status().as_u16(), seconds);
     }
     Ok(response)

@@ -227,6 +227,17 @@ async fn decisions_are_counted_by_result_reason_and_api() {
     assert_eq!(d("envoy", "deny", "missing_token", "none"), 1.0);
     assert_eq!(d("decide", "allow", "none", "ShoppingCartAPI"), 2.0);
     assert_eq!(d("decide", "deny", "no_resource", "none"), 1.0);
+    // Each endpoint's latency is labelled with its route pattern.
+    let requests = |endpoint: &str, code: &str| {
+        s.value(
+            "scopegate_http_request_duration_seconds_count",
+            &[("endpoint", endpoint), ("code", code)],
+        )
+    };
+    assert_eq!(requests("/authz/check", "2xx"), 1.0);
+    assert_eq!(requests("/authz/check", "4xx"), 2.0);
+    assert_eq!(requests("/authz/envoy/{tail:.*}", "4xx"), 1.0);
+    assert_eq!(requests("/authz/v1/decide", "2xx"), 1.0);
     // The first check verified the token, later ones found it cached.
     assert!(s.gauge("scopegate_token_cache_misses_total") >= 1.0);
     assert!(s.gauge("scopegate_token_cache_hits_total") >= 3.0);

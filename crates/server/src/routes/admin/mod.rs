@@ -169,6 +169,7 @@ macro_rules! route_table {
             $(
                 cfg.service(
                     web::resource($path)
+                        .name(concat!("/api/v1", $path))
                         $( .route(web::method(Method::$method).to($handler)) )+
                 );
             )+
