@@ -99,6 +99,43 @@ impl std::fmt::Debug for ClusterSettings {
     }
 }
 
+/// A secret given either inline (`cluster.{name}`) or as a file (`cluster.{name}_file`, a
+/// mounted secret), not both. A file's one trailing newline (`\n` or `\r\n`, as `echo` and
+/// editors leave it) is not part of the secret, and an empty one is an error. Errors name the
+/// setting and the file, never the contents.
+fn secret(
+    name: &str,
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>, crate::ClusterError> {
+    let config = |why: String| crate::ClusterError::Config(why);
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(config(format!(
+            "set cluster.{name} or cluster.{name}_file, not both"
+        ))),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                config(format!(
+                    "cannot read cluster.{name}_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let value = text
+                .strip_suffix('\n')
+                .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+            if value.is_empty() {
+                return Err(config(format!(
+                    "cluster.{name}_file {} is empty",
+                    path.display()
+                )));
+            }
+            Ok(Some(value.to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// `scheme://user:…@rest` for a URL carrying a password; anything else unchanged.
 fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -132,29 +169,19 @@ impl ClusterSettings {
     /// The key-encryption key from `key_encryption_key` or `key_encryption_key_file`; cluster
     /// mode refuses to start without one, because signing keys go to Redis only sealed.
     pub fn key_encryption_key(&self) -> Result<crate::keyring::Kek, crate::ClusterError> {
-        let text = match (&self.key_encryption_key, &self.key_encryption_key_file) {
-            (Some(_), Some(_)) => {
-                return Err(crate::ClusterError::Config(
-                    "set cluster.key_encryption_key or cluster.key_encryption_key_file, not both"
-                        .into(),
-                ));
-            }
-            (Some(text), None) => text.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-                crate::ClusterError::Config(format!(
-                    "cannot read cluster.key_encryption_key_file {}: {e}",
-                    path.display()
-                ))
-            })?,
-            (None, None) => {
-                return Err(crate::ClusterError::Config(
-                    "cluster mode needs a key-encryption key to seal signing keys in Redis: set \
-                     cluster.key_encryption_key_file (or SCOPEGATE__CLUSTER__KEY_ENCRYPTION_KEY) \
-                     to 32 random bytes in base64, the same on every node (openssl rand -base64 32)"
-                        .into(),
-                ));
-            }
-        };
+        let text = secret(
+            "key_encryption_key",
+            &self.key_encryption_key,
+            &self.key_encryption_key_file,
+        )?
+        .ok_or_else(|| {
+            crate::ClusterError::Config(
+                "cluster mode needs a key-encryption key to seal signing keys in Redis: set \
+                 cluster.key_encryption_key_file (or SCOPEGATE__CLUSTER__KEY_ENCRYPTION_KEY) \
+                 to 32 random bytes in base64, the same on every node (openssl rand -base64 32)"
+                    .into(),
+            )
+        })?;
         crate::keyring::Kek::from_base64(&text)
     }
 
@@ -162,31 +189,11 @@ impl ClusterSettings {
     /// A file's trailing newline (`\n` or `\r\n`, as `echo` and editors leave) is not part of
     /// it. Errors name the file, never its contents.
     pub fn redis_password(&self) -> Result<Option<String>, crate::ClusterError> {
-        match (&self.redis_password, &self.redis_password_file) {
-            (Some(_), Some(_)) => Err(crate::ClusterError::Config(
-                "set cluster.redis_password or cluster.redis_password_file, not both".into(),
-            )),
-            (Some(password), None) => Ok(Some(password.clone())),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    crate::ClusterError::Config(format!(
-                        "cannot read cluster.redis_password_file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                let password = text
-                    .strip_suffix('\n')
-                    .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
-                if password.is_empty() {
-                    return Err(crate::ClusterError::Config(format!(
-                        "cluster.redis_password_file {} is empty",
-                        path.display()
-                    )));
-                }
-                Ok(Some(password.to_owned()))
-            }
-            (None, None) => Ok(None),
-        }
+        secret(
+            "redis_password",
+            &self.redis_password,
+            &self.redis_password_file,
+        )
     }
 
     /// Makes the relative file paths of this section (`key_encryption_key_file`,
