@@ -75,6 +75,15 @@ impl RedisServer {
         self.port
     }
 
+    /// A direct connection, bypassing scopegate (and Sentinel), to look at what landed where.
+    /// For a server started without a password.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("redis url")
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .expect("connect to redis")
+    }
+
     /// The password it requires, if any.
     pub fn password(&self) -> Option<&str> {
         self.password.as_deref()
@@ -332,6 +341,19 @@ fn redis_server() -> PathBuf {
     std::env::var_os("REDIS_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+/// Cluster settings for tests: `redis_url`, key prefix `t`, and timeouts short enough that an
+/// outage is noticed within a test's patience.
+pub fn settings(redis_url: String) -> crate::ClusterSettings {
+    crate::ClusterSettings {
+        redis_url: Some(redis_url),
+        key_prefix: "t".into(),
+        connect_timeout_ms: 300,
+        command_timeout_ms: 500,
+        reconnect_max_backoff_ms: 200,
+        ..Default::default()
+    }
 }
 
 /// A port that was free a moment ago.

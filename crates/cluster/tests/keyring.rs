@@ -7,18 +7,14 @@ use std::time::{Duration, Instant};
 use scopegate_cluster::keyring::{
     Kek, KeyRingHandle, KeyStatus, RedisKeyStore, RingSettings, spawn_key_listener,
 };
-use scopegate_cluster::testing::RedisServer;
+use scopegate_cluster::testing::{self, RedisServer};
 use scopegate_cluster::{ClusterSettings, Redis, SyncConn};
 use scopegate_jwt::{Algorithm, SigningKey};
 
 const KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 fn settings(redis: &RedisServer) -> ClusterSettings {
-    ClusterSettings {
-        redis_url: Some(redis.url()),
-        key_prefix: "t".into(),
-        ..Default::default()
-    }
+    testing::settings(redis.url())
 }
 
 fn ring_settings(announce_secs: u64) -> RingSettings {

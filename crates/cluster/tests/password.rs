@@ -3,7 +3,7 @@
 //! Sentinel; without it, or with a wrong one, Redis refuses and the error does not show it.
 #![cfg(feature = "testing")]
 
-use scopegate_cluster::testing::{RedisServer, SentinelServer};
+use scopegate_cluster::testing::{self, RedisServer, SentinelServer};
 use scopegate_cluster::{ClusterSettings, Redis, SyncConn, describe};
 
 /// Characters a URL or a config line would trip on: the file carries it as it is.
@@ -11,12 +11,8 @@ const PASSWORD: &str = r#"pw "Zq7": /@x\y"#;
 
 fn settings(url: String, password_file: Option<std::path::PathBuf>) -> ClusterSettings {
     ClusterSettings {
-        redis_url: Some(url),
         redis_password_file: password_file,
-        key_prefix: "t".into(),
-        connect_timeout_ms: 500,
-        command_timeout_ms: 1_000,
-        ..Default::default()
+        ..testing::settings(url)
     }
 }
 

@@ -141,14 +141,6 @@ fn write_directly(backend: &mut dyn PolicyBackend, events: &[PolicyEvent]) -> u6
     policy.version()
 }
 
-/// A plain connection for inspecting what the store wrote.
-fn inspect(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection_with_timeout(Duration::from_secs(2))
-        .unwrap()
-}
-
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
@@ -199,8 +191,8 @@ async fn the_redis_layout_is_as_documented() {
     let s = settings(&server, "layout");
     let names = s.names();
     let a = Node::start(&s, Some(seed()), 100);
-    let mut conn = inspect(&server);
-    let mut pubsub = inspect(&server);
+    let mut conn = server.connection();
+    let mut pubsub = server.connection();
     pubsub
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -295,7 +287,7 @@ async fn a_node_behind_a_trimmed_log_reloads_the_whole_policy() {
         a.store.apply(vec![role(name)], None).await.unwrap();
     }
     assert_eq!(a.version(), 6);
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let mut kept: Vec<u64> = redis::cmd("HKEYS")
         .arg(&names.policy_log)
         .query(&mut conn)
@@ -376,7 +368,7 @@ fn concurrent_first_starts_seed_exactly_once() {
         .count();
     assert_eq!(winners, 1);
 
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let names = s.names();
     let version: u64 = redis::cmd("GET")
         .arg(&names.policy_version)
@@ -448,7 +440,7 @@ async fn a_write_on_a_stale_node_is_recomputed_or_refused() {
     assert!(b.policy().user("paul").is_none());
     let version: u64 = redis::cmd("GET")
         .arg(s.names().policy_version)
-        .query(&mut inspect(&server))
+        .query(&mut server.connection())
         .unwrap();
     assert_eq!(version, 5);
 }
@@ -522,7 +514,7 @@ async fn an_undecodable_message_or_the_timer_triggers_a_catch_up() {
     );
     eventually("b is subscribed", || b.redis.health().is_up()).await;
     // Give the subscription a moment to be registered before publishing to it.
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     eventually("b's subscription is registered", || {
         let counts: Vec<(String, u64)> = redis::cmd("PUBSUB")
             .arg("NUMSUB")
@@ -568,7 +560,7 @@ async fn key_prefixes_keep_deployments_apart() {
     assert_eq!(two_a.version(), 1);
     assert!(two_a.policy().role("agent").is_none());
 
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let mut keys: Vec<String> = redis::cmd("KEYS").arg("two:*").query(&mut conn).unwrap();
     keys.sort();
     assert_eq!(
@@ -583,7 +575,7 @@ async fn damaged_data_is_an_error_never_an_empty_store() {
     let s = settings(&server, "bad");
     let names = s.names();
     let redis = Redis::open(&s).unwrap();
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let mut set = |key: &str, value: &str| {
         let _: () = redis::cmd("SET")
             .arg(key)
@@ -611,13 +603,13 @@ async fn damaged_data_is_an_error_never_an_empty_store() {
     set(&names.policy_version, "3");
     let _: () = redis::cmd("DEL")
         .arg(&names.policy_state)
-        .query(&mut inspect(&server))
+        .query(&mut server.connection())
         .unwrap();
     let _: () = redis::cmd("HSET")
         .arg(&names.policy_state)
         .arg("version")
         .arg(3)
-        .query(&mut inspect(&server))
+        .query(&mut server.connection())
         .unwrap();
     assert!(corrupt(&mut backend).contains("wrong kind of value"));
     match PolicyStoreHandle::start(Box::new(backend), Some(seed())) {
@@ -638,7 +630,7 @@ async fn damaged_data_is_an_error_never_an_empty_store() {
         .arg(&names.policy_log)
         .arg(2)
         .arg("{}")
-        .query(&mut inspect(&server))
+        .query(&mut server.connection())
         .unwrap();
     match writer.catch_up(1) {
         Err(LoadError::Corrupt { reason, .. }) => {

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use scopegate_cluster::testing::RedisServer;
+use scopegate_cluster::testing::{self, RedisServer};
 use scopegate_cluster::{ClusterSettings, Names, Redis, RedisRefreshStore, SyncConn};
 use scopegate_token_issuer::{
     RefreshRecord, RefreshStore, Revocation, Rotate, RotateOutcome, StoreError, TokenError,
@@ -20,13 +20,7 @@ fn now() -> u64 {
 }
 
 fn settings(server: &RedisServer) -> ClusterSettings {
-    ClusterSettings {
-        redis_url: Some(server.url()),
-        key_prefix: "t".into(),
-        connect_timeout_ms: 300,
-        command_timeout_ms: 500,
-        ..Default::default()
-    }
+    testing::settings(server.url())
 }
 
 /// A store ("node") with its own connection.
@@ -34,14 +28,6 @@ fn store(server: &RedisServer) -> RedisRefreshStore {
     let s = settings(server);
     let redis = Redis::open(&s).unwrap();
     RedisRefreshStore::new(SyncConn::new(redis), &s.names())
-}
-
-/// A plain connection for looking at what the store wrote.
-fn inspect(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap()
 }
 
 fn names() -> Names {
@@ -149,7 +135,7 @@ fn reuse_revokes_the_whole_family() {
     );
     // Another family (same subject) is untouched, and the family set is gone.
     assert!(store.get(&other).unwrap().is_some());
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let exists: bool = redis::cmd("EXISTS")
         .arg(format!("{}f", names().refresh_family_prefix))
         .query(&mut conn)
@@ -295,7 +281,7 @@ fn revoke_subject_deletes_every_family_of_that_subject_only() {
 fn records_expire_in_redis_and_their_sets_live_as_long_as_their_longest_member() {
     let server = RedisServer::start();
     let mut store = store(&server);
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let n = names();
     let t = now();
     let (t1, t2) = (TokenHash::of("t1"), TokenHash::of("t2"));
@@ -339,7 +325,7 @@ fn only_hashes_are_stored() {
     let token = "plain-refresh-token-value-xyz";
     let hash = TokenHash::of(token);
     store.insert(&hash, &record("f", now() + 1000)).unwrap();
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
     assert_eq!(keys.len(), 3, "{keys:?}");
     for key in &keys {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use scopegate_cluster::testing::RedisServer;
+use scopegate_cluster::testing::{self, RedisServer};
 use scopegate_cluster::{
     ClusterSettings, Names, Redis, RedisRevocationStore, SyncConn, spawn_revocation_listener,
 };
@@ -32,21 +32,7 @@ fn now() -> u64 {
 }
 
 fn settings(server: &RedisServer) -> ClusterSettings {
-    ClusterSettings {
-        redis_url: Some(server.url()),
-        key_prefix: "t".into(),
-        connect_timeout_ms: 300,
-        command_timeout_ms: 500,
-        reconnect_max_backoff_ms: 200,
-        ..Default::default()
-    }
-}
-
-fn inspect(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    testing::settings(server.url())
 }
 
 /// How many connections are subscribed to the revocation channel.
@@ -54,7 +40,7 @@ fn subscribers(server: &RedisServer) -> i64 {
     let (_, n): (String, i64) = redis::cmd("PUBSUB")
         .arg("NUMSUB")
         .arg(Names::new("t", "t").revocation_channel)
-        .query(&mut inspect(server))
+        .query(&mut server.connection())
         .unwrap();
     n
 }
@@ -191,7 +177,7 @@ fn store(server: &RedisServer) -> RedisRevocationStore {
 fn the_store_keeps_the_later_times_publishes_every_write_and_prunes() {
     let server = RedisServer::start();
     let names = Names::new("t", "t");
-    let mut listener = inspect(&server);
+    let mut listener = server.connection();
     listener
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
@@ -229,7 +215,7 @@ fn the_store_keeps_the_later_times_publishes_every_write_and_prunes() {
     );
     drop(pubsub);
 
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let score: u64 = redis::cmd("ZSCORE")
         .arg(&names.revoked_jti)
         .arg("a")
@@ -396,7 +382,7 @@ async fn an_undecodable_event_makes_the_listener_reload() {
     eventually("b's listener is subscribed", || subscribers(&server) == 1).await;
 
     // Recorded without an announcement, then a message nobody can read.
-    let mut conn = inspect(&server);
+    let mut conn = server.connection();
     let _: i64 = redis::cmd("ZADD")
         .arg(&names.revoked_jti)
         .arg(claims.exp)

@@ -9,36 +9,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scopegate_cluster::conn::{self, Subscriber, is_connection_error};
-use scopegate_cluster::testing::{RedisServer, SentinelServer};
+use scopegate_cluster::testing::{self, RedisServer, SentinelServer};
 use scopegate_cluster::{ClusterSettings, Redis, SyncConn};
 use tokio::sync::mpsc;
 
 fn settings(sentinel: &SentinelServer) -> ClusterSettings {
-    ClusterSettings {
-        redis_url: Some(format!(
-            "redis+sentinel://127.0.0.1:{}/mymaster",
-            sentinel.port()
-        )),
-        key_prefix: "t".into(),
-        connect_timeout_ms: 300,
-        command_timeout_ms: 500,
-        reconnect_max_backoff_ms: 200,
-        ..Default::default()
-    }
-}
-
-/// A direct connection to one server, bypassing Sentinel, to look at what landed where.
-fn inspect(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection_with_timeout(Duration::from_secs(2))
-        .unwrap()
+    testing::settings(format!(
+        "redis+sentinel://127.0.0.1:{}/mymaster",
+        sentinel.port()
+    ))
 }
 
 fn get(server: &RedisServer, key: &str) -> Option<String> {
     redis::cmd("GET")
         .arg(key)
-        .query(&mut inspect(server))
+        .query(&mut server.connection())
         .unwrap()
 }
 
@@ -50,7 +35,7 @@ fn set(conn: &mut SyncConn, key: &str, value: &str) -> redis::RedisResult<()> {
 fn replication(server: &RedisServer) -> HashMap<String, String> {
     let info: String = redis::cmd("INFO")
         .arg("replication")
-        .query(&mut inspect(server))
+        .query(&mut server.connection())
         .unwrap();
     info.lines()
         .filter_map(|l| l.trim_end().split_once(':'))
@@ -105,7 +90,7 @@ fn publish(server: &RedisServer, channel: &str, payload: &str) -> i64 {
     redis::cmd("PUBLISH")
         .arg(channel)
         .arg(payload)
-        .query(&mut inspect(server))
+        .query(&mut server.connection())
         .unwrap()
 }
 
@@ -185,7 +170,7 @@ async fn after_a_failover_the_same_connection_and_listener_follow_the_new_master
     redis::cmd("REPLICAOF")
         .arg("127.0.0.1")
         .arg(replica.port())
-        .query::<()>(&mut inspect(&master))
+        .query::<()>(&mut master.connection())
         .unwrap();
     eventually("the old master replicates from the new one", || {
         replication(&master)
@@ -219,7 +204,7 @@ async fn after_a_failover_the_same_connection_and_listener_follow_the_new_master
         .arg("KILL")
         .arg("TYPE")
         .arg("pubsub")
-        .query::<i64>(&mut inspect(&master))
+        .query::<i64>(&mut master.connection())
         .unwrap();
     assert_eq!(next(&mut seen).await, Seen::Subscribed);
     assert_eq!(
