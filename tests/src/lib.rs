@@ -45,10 +45,15 @@ pub struct TestApp {
 /// Starts a node on `127.0.0.1:0` with the quickstart policy, a fresh data directory and the
 /// extra `config` TOML appended to its configuration. Must run inside `#[actix_web::test]`.
 pub async fn spawn_app_with(config: &str) -> TestApp {
+    spawn_app_configured("", config).await
+}
+
+/// [`spawn_app_with`], with `server` TOML lines added to the `[server]` section.
+pub async fn spawn_app_configured(server: &str, config: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("scopegate.toml");
     let text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[storage]\npolicy_file = {:?}\n{config}\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n{server}\n[storage]\npolicy_file = {:?}\n{config}\n",
         quickstart_policy().display().to_string()
     );
     std::fs::write(&file, text).expect("write config");

@@ -8,6 +8,8 @@
 //!   a Lua script, and the listener applying other nodes' events in version order;
 //! - `refresh`: [`RedisRefreshStore`], refresh tokens (hashed) with a TTL;
 //! - `revocation`: [`RedisRevocationStore`], revoked `jti`s and subjects, and their listener;
+//! - `throttle`: [`RedisThrottleStore`], the sign-in throttle's failure budgets and lockouts,
+//!   shared by every node;
 //! - `keyring`: signing keys shared through Redis, private halves encrypted with a
 //!   key-encryption key, activated only after every node has had time to learn them;
 //! - [`conn`]: reaching Redis (plain or Sentinel), blocking connections for the actors,
@@ -30,6 +32,7 @@ pub mod revocation;
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, missing_docs)]
 pub mod testing;
+pub mod throttle;
 
 pub use config::{ClusterSettings, Names};
 pub use conn::{Health, Redis, SyncConn};
@@ -37,3 +40,4 @@ pub use error::{ClusterError, describe};
 pub use policy::{RedisPolicyBackend, spawn_policy_listener};
 pub use refresh::RedisRefreshStore;
 pub use revocation::{RedisRevocationStore, spawn_revocation_listener};
+pub use throttle::RedisThrottleStore;

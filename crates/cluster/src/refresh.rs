@@ -244,7 +244,9 @@ impl RefreshStore for RedisRefreshStore {
             let record = decode(&raw)?;
             if record.rotated {
                 self.delete_family(&record)?;
-                return Ok(RotateOutcome::Reused);
+                return Ok(RotateOutcome::Reused {
+                    family: record.family,
+                });
             }
             if record.client_id != rotate.client_id {
                 return Ok(RotateOutcome::WrongClient);
@@ -260,12 +262,8 @@ impl RefreshStore for RedisRefreshStore {
                 rotated: true,
                 ..record.clone()
             })?;
-            let replacement = encode(&RefreshRecord {
-                issued_at: rotate.now,
-                expires_at: rotate.expires_at,
-                rotated: false,
-                ..record.clone()
-            })?;
+            let successor = record.successor(rotate.now, rotate.expires_at);
+            let replacement = encode(&successor)?;
             let keys = [
                 self.token_key(rotate.presented),
                 self.token_key(rotate.replacement),
@@ -279,7 +277,7 @@ impl RefreshStore for RedisRefreshStore {
                     .arg(&raw)
                     .arg(&marked)
                     .arg(&replacement)
-                    .arg(rotate.expires_at)
+                    .arg(successor.expires_at)
                     .arg(hex(rotate.replacement))
                     .arg(&record.family)
                     .invoke(c)
@@ -311,7 +309,9 @@ impl RefreshStore for RedisRefreshStore {
             return Ok(Revocation::OtherClient);
         }
         self.delete_family(&record)?;
-        Ok(Revocation::Revoked)
+        Ok(Revocation::Revoked {
+            family: record.family,
+        })
     }
 
     fn revoke_subject(&mut self, subject: &str) -> Result<usize, StoreError> {

@@ -43,6 +43,7 @@ fn record(family: &str, expires_at: u64) -> RefreshRecord {
         issued_at: now(),
         expires_at,
         rotated: false,
+        family_expires_at: None,
     }
 }
 
@@ -121,7 +122,9 @@ fn reuse_revokes_the_whole_family() {
     // t1 presented again: reuse; t2 (the legitimate successor) dies with it.
     assert_eq!(
         rotate(&mut store, &t1, &t3, "app", t + 1),
-        RotateOutcome::Reused
+        RotateOutcome::Reused {
+            family: "f".to_owned()
+        }
     );
     assert_eq!(store.get(&t2).unwrap(), None);
     assert_eq!(store.get(&t3).unwrap(), None);
@@ -230,7 +233,9 @@ fn revoke_family_deletes_every_member_for_its_own_client_only() {
     assert!(store.get(&t2).unwrap().is_some());
     assert_eq!(
         store.revoke_family(&t2, "app").unwrap(),
-        Revocation::Revoked
+        Revocation::Revoked {
+            family: "f".to_owned()
+        }
     );
     assert_eq!(store.get(&t1).unwrap(), None);
     assert_eq!(store.get(&t2).unwrap(), None);
@@ -382,7 +387,7 @@ fn two_nodes_rotating_one_token_at_once_one_wins_and_the_other_is_a_reuse() {
             .count();
         let reused = results
             .iter()
-            .filter(|(o, _)| *o == RotateOutcome::Reused)
+            .filter(|(o, _)| matches!(o, RotateOutcome::Reused { .. }))
             .count();
         assert_eq!((rotated, reused), (1, 1), "round {round}: {results:?}");
         // The reuse revoked the family: the winner's replacement is gone too.
@@ -433,4 +438,40 @@ fn an_unreachable_redis_is_an_error_promptly_and_the_store_recovers() {
         rotate(&mut store, &t1, &t2, "app", t),
         RotateOutcome::Rotated { .. }
     ));
+}
+
+#[test]
+fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
+    let server = RedisServer::start();
+    let mut store = store(&server);
+    let mut conn = server.connection();
+    let t = now();
+    let (t1, t2, t3) = (
+        TokenHash::of("t1"),
+        TokenHash::of("t2"),
+        TokenHash::of("t3"),
+    );
+    let first = RefreshRecord {
+        family_expires_at: Some(t + 100),
+        ..record("f", t + 1000)
+    };
+    store.insert(&t1, &first).unwrap();
+    // Rotated with a fresh lifetime of 1000 s: the successor still ends with the family, in
+    // its record and in its Redis expiry.
+    assert!(matches!(
+        rotate(&mut store, &t1, &t2, "app", t),
+        RotateOutcome::Rotated { .. }
+    ));
+    let successor = store.get(&t2).unwrap().unwrap();
+    assert_eq!(successor.expires_at, t + 100);
+    assert_eq!(successor.family_expires_at, Some(t + 100));
+    assert_eq!(
+        expiretime(&mut conn, &store.token_key(&t2)),
+        (t + 100) as i64
+    );
+    // At the family's end the successor is expired: the sign-in is over.
+    assert_eq!(
+        rotate(&mut store, &t2, &t3, "app", t + 100),
+        RotateOutcome::Expired
+    );
 }

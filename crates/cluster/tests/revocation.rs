@@ -90,6 +90,7 @@ impl Issuer {
             client_id: "shopping-app".into(),
             scope: "order_view".into(),
             username: Some(sub.into()),
+            sid: None,
         }
     }
 

@@ -11,6 +11,7 @@ use actix_web::{Error, HttpMessage, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
 use crate::gate::Gate;
+use crate::rejection::Rejection;
 
 /// Protects every route of the `App` or `Scope` it wraps:
 ///
@@ -99,13 +100,15 @@ where
         let service = Rc::clone(&self.service);
         let gate = self.gate.clone();
         Box::pin(async move {
-            let authorization = req
-                .headers()
-                .get(AUTHORIZATION)
-                .and_then(|value| value.to_str().ok());
-            let decision = gate
-                .authorize(req.method().as_str(), req.uri().path(), authorization)
-                .await;
+            let mut headers = req.headers().get_all(AUTHORIZATION);
+            let first = headers.next();
+            let decision = if headers.next().is_some() {
+                Err(Rejection::duplicate_authorization())
+            } else {
+                let authorization = first.and_then(|value| value.to_str().ok());
+                gate.authorize(req.method().as_str(), req.uri().path(), authorization)
+                    .await
+            };
             match decision {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);

@@ -32,7 +32,7 @@ pub struct Rejection {
     /// `invalid_token`, `insufficient_scope`, `access_denied` or `invalid_request`.
     pub error: &'static str,
     /// What went wrong, for people.
-    #[serde(rename = "error_description")]
+    #[serde(rename = "error_description", serialize_with = "described")]
     pub description: String,
     /// The scopes the route needs (set for `insufficient_scope`).
     pub required: Vec<String>,
@@ -41,6 +41,11 @@ pub struct Rejection {
     /// The rules' API name, when a rule or the API claimed the path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api: Option<String>,
+    /// The request carried no credentials (no `Authorization`, or another scheme than
+    /// Bearer): the challenge is the bare `Bearer realm="scopegate"`, with no error code
+    /// (RFC 6750 §3.1), since the client may not know authentication is needed.
+    #[serde(skip)]
+    pub no_credentials: bool,
 }
 
 // === impl Rejection ===
@@ -48,7 +53,24 @@ pub struct Rejection {
 impl Rejection {
     /// 401 for a request without a bearer token.
     pub(crate) fn no_token() -> Rejection {
-        Rejection::invalid_token("no access token was presented".to_owned())
+        Rejection {
+            no_credentials: true,
+            ..Rejection::invalid_token("no access token was presented".to_owned())
+        }
+    }
+
+    /// 400 `invalid_request` for ambiguous credentials: more than one `Authorization` header
+    /// (RFC 6750 §3.1), never resolved by believing the first.
+    pub fn duplicate_authorization() -> Rejection {
+        Rejection {
+            status: 400,
+            error: "invalid_request",
+            description: "the request has more than one Authorization header".to_owned(),
+            required: Vec::new(),
+            granted: Vec::new(),
+            api: None,
+            no_credentials: false,
+        }
     }
 
     /// 401 for a token the verifier refused.
@@ -64,6 +86,7 @@ impl Rejection {
             required: Vec::new(),
             granted: Vec::new(),
             api: None,
+            no_credentials: false,
         }
     }
 
@@ -76,6 +99,7 @@ impl Rejection {
             required: Vec::new(),
             granted: granted.to_vec(),
             api: None,
+            no_credentials: false,
         }
     }
 
@@ -92,6 +116,7 @@ impl Rejection {
             required: Vec::new(),
             granted: granted.to_vec(),
             api,
+            no_credentials: false,
         }
     }
 
@@ -116,6 +141,7 @@ impl Rejection {
             required,
             granted: granted.to_vec(),
             api: Some(api),
+            no_credentials: false,
         }
     }
 
@@ -123,6 +149,9 @@ impl Rejection {
     pub fn challenge(&self) -> Option<String> {
         if self.error == "access_denied" {
             return None;
+        }
+        if self.no_credentials {
+            return Some(format!("Bearer realm=\"{REALM}\""));
         }
         let mut challenge = format!(
             "Bearer realm=\"{REALM}\", error=\"{}\", error_description=\"{}\"",
@@ -167,14 +196,25 @@ impl ResponseError for EdgeError {
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .json(serde_json::json!({
                 "error": "server_error",
-                "error_description": self.to_string(),
+                "error_description": quoted(&self.to_string()),
             }))
     }
 }
 
-/// Text fit for a quoted-string in a header: no quotes, backslashes or control characters.
+/// Serializes a description as [`quoted`] text.
+fn described<S: serde::Serializer>(description: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&quoted(description))
+}
+
+/// Text fit for a quoted-string in a header and an RFC 6749 §5.2 `error_description`: only
+/// %x20-21 / %x23-5B / %x5D-7E (a double quote becomes a single one, anything else `?`), as
+/// the server renders it.
 fn quoted(s: &str) -> String {
     s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .map(|c| match c {
+            '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e' => c,
+            '"' => '\'',
+            _ => '?',
+        })
         .collect()
 }

@@ -29,6 +29,7 @@ fn claims() -> AccessTokenClaims {
         client_id: "shopping-app".into(),
         scope: "item_view order_view order_add".into(),
         username: Some("harry".into()),
+        sid: None,
     }
 }
 

@@ -30,6 +30,13 @@ pub struct AccessTokenClaims {
     /// The resource owner's name for user grants; absent for `client_credentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The grant family (session) the token belongs to: the id shared by every access and
+    /// refresh token obtained from one password grant and its refreshes. Revoking the family
+    /// (refresh-token revocation, reuse detection) revokes every access token carrying it.
+    /// The registered `sid` claim (OpenID Connect Front-Channel Logout §3); absent for
+    /// `client_credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 // === impl AccessTokenClaims ===

@@ -41,6 +41,7 @@
 //!     client_id: "shopping-app".into(),
 //!     scope: "order_view".into(),
 //!     username: Some("harry".into()),
+//!     sid: None,
 //! };
 //! let token = key.sign(&claims)?;
 //!

@@ -32,5 +32,6 @@ pub(crate) fn claims() -> AccessTokenClaims {
         client_id: "shopping-app".into(),
         scope: "order_view order_add".into(),
         username: Some("harry".into()),
+        sid: None,
     }
 }

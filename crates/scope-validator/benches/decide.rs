@@ -81,6 +81,7 @@ fn token(key: &SigningKey, n: usize) -> String {
         client_id: "shopping-app".into(),
         scope: "item_view order_view order_add".into(),
         username: Some("paul".into()),
+        sid: None,
     };
     key.sign(&claims).unwrap()
 }

@@ -106,12 +106,15 @@ pub enum DenyReason {
     NoResource,
     /// The path itself is unacceptable.
     InvalidPath,
+    /// The credentials are ambiguous: two `Authorization` headers, or a token sent two ways
+    /// (RFC 6750 §3.1 `invalid_request`).
+    InvalidRequest,
 }
 
 impl DenyReason {
     /// The label: `missing_token`, `malformed_token`, `unknown_key`, `bad_signature`,
     /// `expired`, `not_yet_valid`, `wrong_issuer`, `wrong_audience`, `revoked`,
-    /// `insufficient_scope`, `no_resource` or `invalid_path`.
+    /// `insufficient_scope`, `no_resource`, `invalid_path` or `invalid_request`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
@@ -126,6 +129,7 @@ impl DenyReason {
             Self::InsufficientScope => "insufficient_scope",
             Self::NoResource => "no_resource",
             Self::InvalidPath => "invalid_path",
+            Self::InvalidRequest => "invalid_request",
         }
     }
 
@@ -158,6 +162,20 @@ impl Deny {
             granted: Vec::new(),
             api: None,
             reason,
+        }
+    }
+
+    /// 400 `invalid_request`: the request's credentials are ambiguous (two `Authorization`
+    /// headers, or a token sent in two places); which one to believe is never guessed.
+    pub fn ambiguous_credentials(description: impl Into<String>) -> Self {
+        Self {
+            status: 400,
+            error: "invalid_request",
+            description: description.into(),
+            required: Vec::new(),
+            granted: Vec::new(),
+            api: None,
+            reason: DenyReason::InvalidRequest,
         }
     }
 

@@ -176,6 +176,14 @@ impl ScopeValidator {
         Ok(())
     }
 
+    /// Revokes every access token of the grant family `family` (their `sid` claim) until
+    /// `last_exp`, the latest `exp` any of them can have. Recorded in the same revocation set
+    /// (and store, and cluster channel) as a `jti`, so it is in force on every node and for
+    /// cached tokens as soon as this returns, and pruned once the family's last token expired.
+    pub async fn revoke_family(&self, family: String, last_exp: u64) -> Result<(), ValidatorError> {
+        self.revoke(family, last_exp).await
+    }
+
     /// Revokes every token of `subject` (`sub`) issued at or before `before` (`iat <= before`,
     /// seconds since the Unix epoch), cached ones included, until `keep_until`: the caller
     /// passes `before` + the longest access-token lifetime + the leeway, after which every such

@@ -49,6 +49,15 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
+    /// The outcome a metric counts: [`ApiError::code`], or `throttled` for an attempt the
+    /// sign-in throttle refused.
+    pub fn outcome(&self) -> &str {
+        match self {
+            Self::Token(e) => e.outcome(),
+            other => other.code(),
+        }
+    }
+
     /// The `error` code answered (an RFC 6749 code for token-endpoint errors).
     pub fn code(&self) -> &str {
         match self {
@@ -58,6 +67,16 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unexpected(_) => "server_error",
             Self::Problem(p) => p.kind.slug(),
+        }
+    }
+}
+
+impl ApiError {
+    /// `Retry-After` seconds, for a request the sign-in throttle refused.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Token(e) => e.retry_after(),
+            _ => None,
         }
     }
 }
@@ -103,9 +122,15 @@ impl ResponseError for ApiError {
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
         }
+        if let Some(seconds) = matches!(self, Self::Token(_))
+            .then(|| self.retry_after())
+            .flatten()
+        {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         response.json(ErrorBody {
             error: self.code(),
-            error_description: &description,
+            error_description: &description_text(&description),
         })
     }
 }
@@ -158,15 +183,26 @@ pub fn allow_response(principal: &scopegate_scope_validator::Principal) -> HttpR
 /// The answer to a request the scope validator denied (RFC 6750 §3): 401 `invalid_token`, 403
 /// `insufficient_scope` naming the required scopes, 403 `access_denied`, or 400, each with a
 /// JSON body saying what was required and what the token had.
+///
+/// A request without credentials (no `Authorization`, or another scheme than Bearer) gets the
+/// bare challenge `Bearer realm="scopegate"` with no error code (RFC 6750 §3.1: the client may
+/// not know authentication is needed).
 pub fn deny_response(deny: &scopegate_scope_validator::Deny) -> HttpResponse {
+    use scopegate_scope_validator::DenyReason;
     let status = StatusCode::from_u16(deny.status).unwrap_or(StatusCode::FORBIDDEN);
-    let mut challenge = format!(
-        "Bearer realm=\"scopegate\", error=\"{}\", error_description=\"{}\"",
-        quoted(deny.error),
-        quoted(&deny.description)
-    );
+    let mut challenge = "Bearer realm=\"scopegate\"".to_owned();
+    if deny.reason != DenyReason::MissingToken {
+        challenge.push_str(&format!(
+            ", error=\"{}\", error_description=\"{}\"",
+            description_text(deny.error),
+            description_text(&deny.description)
+        ));
+    }
     if deny.error == "insufficient_scope" {
-        challenge.push_str(&format!(", scope=\"{}\"", quoted(&deny.required.join(" "))));
+        challenge.push_str(&format!(
+            ", scope=\"{}\"",
+            description_text(&deny.required.join(" "))
+        ));
     }
     let mut response = HttpResponse::build(status);
     if deny.error != "access_denied" {
@@ -184,7 +220,7 @@ pub fn deny_response(deny: &scopegate_scope_validator::Deny) -> HttpResponse {
 pub fn deny_body(deny: &scopegate_scope_validator::Deny) -> serde_json::Value {
     let mut body = serde_json::json!({
         "error": deny.error,
-        "error_description": deny.description,
+        "error_description": description_text(&deny.description),
         "required": deny.required,
         "granted": deny.granted,
     });
@@ -194,9 +230,41 @@ pub fn deny_body(deny: &scopegate_scope_validator::Deny) -> serde_json::Value {
     body
 }
 
-/// Text fit for a quoted-string in a header: no quotes, backslashes or control characters.
-fn quoted(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect()
+/// Text fit for an `error_description` (RFC 6749 §5.2, RFC 6750 §3) and for a quoted-string
+/// in a header: only the characters %x20-21 / %x23-5B / %x5D-7E. A double quote becomes a
+/// single one, anything else outside the set (backslash, control characters, non-ASCII)
+/// becomes `?`, so a description can never break out of its JSON string or header.
+pub fn description_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    if s.chars().all(allowed) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| match c {
+                c if allowed(c) => c,
+                '"' => '\'',
+                _ => '?',
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_6749_character_set() {
+        assert_eq!(description_text("plain text: ok!"), "plain text: ok!");
+        assert_eq!(
+            description_text("a \"quoted\" \\ back\nslash \u{e9}t\u{e9} \u{1b}[31m"),
+            "a 'quoted' ? back?slash ?t? ?[31m"
+        );
+        let every: String = (0u8..=255).map(char::from).collect();
+        assert!(description_text(&every).chars().all(|c| matches!(
+            c,
+            '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e'
+        )));
+    }
 }

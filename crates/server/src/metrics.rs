@@ -20,14 +20,15 @@ use prometheus::{
 use scopegate_cluster::keyring::{KeyRingHandle, KeyStatus};
 use scopegate_policy_store::{PolicyReader, PolicyStoreHandle};
 use scopegate_scope_validator::{Decision, ScopeValidator};
-use scopegate_token_issuer::TokenService;
+use scopegate_token_issuer::{Lockout, ThrottleKind, TokenService};
 
 use crate::stores::NodeState;
 
 /// The grant types counted by name; anything else is `other`.
 const GRANTS: [&str; 4] = ["password", "client_credentials", "refresh_token", "other"];
-/// The outcomes of a token request: `issued` or an RFC 6749 §5.2 error code.
-const OUTCOMES: [&str; 9] = [
+/// The outcomes of a token request: `issued`, an RFC 6749 §5.2 error code, or `throttled`
+/// (refused by the sign-in throttle before any credential check).
+const OUTCOMES: [&str; 10] = [
     "issued",
     "invalid_request",
     "invalid_client",
@@ -37,6 +38,7 @@ const OUTCOMES: [&str; 9] = [
     "invalid_scope",
     "temporarily_unavailable",
     "server_error",
+    "throttled",
 ];
 
 /// Request latency buckets, seconds: from 50 µs (a cached check) to 10 s.
@@ -80,6 +82,9 @@ struct StateGauges {
     key_age: IntGauge,
     rotation_period: IntGauge,
     keys: IntGaugeVec,
+    throttled: IntCounterVec,
+    lockouts: IntCounterVec,
+    locked: IntGaugeVec,
 }
 
 // === impl Metrics ===
@@ -174,8 +179,8 @@ impl Metrics {
     }
 
     /// The text exposition of every family, after reading the state `probes` watch.
-    pub fn render(&self, probes: &Probes) -> String {
-        probes.refresh(&self.gauges);
+    pub fn render(&self, probes: &Probes, lockouts: &[Lockout]) -> String {
+        probes.refresh(&self.gauges, lockouts);
         let mut out = Vec::with_capacity(16 * 1024);
         let families = self.registry.gather();
         if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
@@ -220,6 +225,37 @@ impl StateGauges {
             &["status"],
         )?;
         registry.register(Box::new(keys.clone()))?;
+        let throttled = IntCounterVec::new(
+            Opts::new(
+                "scopegate_signin_throttled_total",
+                "Sign-in attempts refused by the throttle before any credential check, by the \
+                 locked key's kind (user, source).",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(throttled.clone()))?;
+        let lockouts = IntCounterVec::new(
+            Opts::new(
+                "scopegate_signin_lockouts_total",
+                "Lockouts started by failed sign-ins on this node, by kind (user, source).",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(lockouts.clone()))?;
+        let locked = IntGaugeVec::new(
+            Opts::new(
+                "scopegate_signin_locked",
+                "Usernames (user) and client + address pairs (source) locked now (the \
+                 cluster's count in cluster mode).",
+            ),
+            &["kind"],
+        )?;
+        registry.register(Box::new(locked.clone()))?;
+        for kind in ThrottleKind::ALL {
+            throttled.with_label_values(&[kind.as_str()]);
+            lockouts.with_label_values(&[kind.as_str()]);
+            locked.with_label_values(&[kind.as_str()]);
+        }
         Ok(Self {
             policy_version: gauge(
                 registry,
@@ -304,6 +340,9 @@ impl StateGauges {
                 "The planned signing key rotation period (keys.rotation_period_days).",
             )?,
             keys,
+            throttled,
+            lockouts,
+            locked,
         })
     }
 }
@@ -369,8 +408,9 @@ impl Probes {
         }
     }
 
-    /// Sets every state gauge from the node's state now.
-    fn refresh(&self, g: &StateGauges) {
+    /// Sets every state gauge from the node's state now; `lockouts` are the sign-in throttle's
+    /// lockouts in force (read before, as they may come from Redis).
+    fn refresh(&self, g: &StateGauges, lockouts: &[Lockout]) {
         // One scrape at a time: counters are brought up to their source values, and the lag
         // cursor moves, under this lock.
         let Ok(mut cursor) = self.lag_cursor.lock() else {
@@ -439,6 +479,20 @@ impl Probes {
         g.keys.with_label_values(&["retiring"]).set(retiring);
         g.rotation_period
             .set(i64::try_from(self.rotation_period_secs).unwrap_or(i64::MAX));
+
+        for kind in ThrottleKind::ALL {
+            let label = [kind.as_str()];
+            sync_counter(
+                &g.throttled.with_label_values(&label),
+                self.tokens.throttled_attempts(kind),
+            );
+            sync_counter(
+                &g.lockouts.with_label_values(&label),
+                self.tokens.lockouts_started(kind),
+            );
+            let locked = lockouts.iter().filter(|l| l.key.kind() == kind).count();
+            g.locked.with_label_values(&label).set(count(locked));
+        }
     }
 }
 
@@ -466,9 +520,10 @@ pub async fn observe_request(
 
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn scrape(metrics: web::Data<Metrics>, probes: web::Data<Arc<Probes>>) -> HttpResponse {
+    let lockouts = probes.tokens.lockouts().await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&probes))
+        .body(metrics.render(&probes, &lockouts))
 }
 
 /// The `grant` label of a token request body: the `grant_type` parameter when it names a

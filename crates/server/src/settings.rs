@@ -54,6 +54,11 @@ pub struct ServerSettings {
     pub max_json_bytes: usize,
     /// Largest request line plus header fields accepted, in bytes (431 above it).
     pub max_header_bytes: usize,
+    /// Proxies (addresses or CIDR blocks, e.g. `10.0.0.0/8`) whose `X-Forwarded-For` is
+    /// believed: a request from one of them is counted by the sign-in throttle against the
+    /// client address the proxies report; any other request against its peer address. Empty
+    /// (the default): `X-Forwarded-For` is ignored, since anyone can send it.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -65,6 +70,7 @@ impl Default for ServerSettings {
             max_form_bytes: 64 * 1024,
             max_json_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
@@ -10,11 +11,12 @@ use anyhow::Context;
 use scopegate_core::PolicyDocument;
 use scopegate_policy_store::PolicyStoreHandle;
 use scopegate_scope_validator::{ScopeValidator, ValidatorConfig};
-use scopegate_token_issuer::{IssuerConfig, TokenService};
+use scopegate_token_issuer::{FamilyRevoker, IssuerConfig, Links, TokenService};
 
 use crate::errors::ApiError;
 use crate::limits::MaxHeaderBytes;
 use crate::metrics::{Metrics, Probes};
+use crate::routes::source::TrustedProxies;
 use crate::settings::Settings;
 use crate::{limits, metrics, routes, stores, telemetry};
 
@@ -73,14 +75,6 @@ impl Application {
         }
 
         let tokens = &settings.tokens;
-        let config = IssuerConfig {
-            issuer: issuer.clone(),
-            ..tokens.clone()
-        };
-        let refresh = stores::refresh_store(&settings, cluster.as_ref())?;
-        let token_service = TokenService::start(config, reader.clone(), keys.clone(), refresh)
-            .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
-
         let revocations = stores::revocation_store(&settings, cluster.as_ref())?;
         let validator = ScopeValidator::start(
             ValidatorConfig {
@@ -93,6 +87,20 @@ impl Application {
             revocations,
         )
         .map_err(|e| anyhow::anyhow!("could not start the scope validator: {e}"))?;
+
+        let config = IssuerConfig {
+            issuer: issuer.clone(),
+            ..tokens.clone()
+        };
+        let refresh = stores::refresh_store(&settings, cluster.as_ref())?;
+        let links = Links {
+            families: Arc::new(ValidatorFamilies(validator.clone())),
+            throttle: stores::throttle_store(&settings, cluster.as_ref()),
+        };
+        let token_service =
+            TokenService::start(config, reader.clone(), keys.clone(), refresh, links)
+                .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
+
         if let Some(cluster) = &cluster {
             stores::spawn_listeners(cluster, &policy, &validator, &ring);
             tracing::info!(node = %node.node_id, prefix = %settings.cluster.key_prefix, "cluster mode: listening for other nodes' changes");
@@ -133,6 +141,7 @@ impl Application {
         };
         let max_json = settings.server.max_json_bytes;
         let max_header = MaxHeaderBytes(settings.server.max_header_bytes);
+        let trusted = web::Data::new(TrustedProxies(settings.server.trusted_proxies.clone()));
         let issuer = Issuer(issuer);
         let mut server = HttpServer::new(move || {
             App::new()
@@ -149,6 +158,7 @@ impl Application {
                 .app_data(web::Data::new(horizon))
                 .app_data(web::Data::new(issuer.clone()))
                 .app_data(web::Data::new(limits))
+                .app_data(trusted.clone())
                 .app_data(json_config(max_json))
                 .app_data(admin.clone())
                 .app_data(metrics.clone())
@@ -198,6 +208,26 @@ fn json_config(limit: usize) -> web::JsonConfig {
             };
             api.into()
         })
+}
+
+/// Revokes a refresh family's access tokens in the scope validator's revocation set (and so
+/// in its store and, in cluster mode, on every node).
+struct ValidatorFamilies(ScopeValidator);
+
+impl FamilyRevoker for ValidatorFamilies {
+    fn revoke_family(
+        &self,
+        family: String,
+        last_exp: u64,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+        let validator = self.0.clone();
+        Box::pin(async move {
+            validator
+                .revoke_family(family, last_exp)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Reads and validates the declarative policy file.

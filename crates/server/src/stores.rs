@@ -8,12 +8,12 @@ use scopegate_cluster::keyring::{
     FileKeyStore, KeyRingHandle, KeyStore, RedisKeyStore, RingSettings, spawn_key_listener,
 };
 use scopegate_cluster::{
-    Names, Redis, RedisPolicyBackend, RedisRefreshStore, RedisRevocationStore, SyncConn,
-    spawn_policy_listener, spawn_revocation_listener,
+    Names, Redis, RedisPolicyBackend, RedisRefreshStore, RedisRevocationStore, RedisThrottleStore,
+    SyncConn, spawn_policy_listener, spawn_revocation_listener,
 };
 use scopegate_policy_store::{EmbeddedBackend, PolicyBackend, PolicyStoreHandle};
 use scopegate_scope_validator::{EmbeddedRevocationStore, RevocationStore, ScopeValidator};
-use scopegate_token_issuer::{EmbeddedRefreshStore, RefreshStore};
+use scopegate_token_issuer::{EmbeddedRefreshStore, RefreshStore, ThrottleStore};
 
 use crate::keys;
 use crate::settings::Settings;
@@ -71,6 +71,22 @@ pub fn key_ring(settings: &Settings, cluster: Option<&Cluster>) -> anyhow::Resul
         algorithm: settings.keys.algorithm,
     };
     KeyRingHandle::start(store, seed, ring_settings).context("could not start the key ring")
+}
+
+/// The sign-in throttle's shared counters: Redis in cluster mode (every node counts the same
+/// failures), none on a single node (the token service counts in memory).
+pub fn throttle_store(
+    settings: &Settings,
+    cluster: Option<&Cluster>,
+) -> Option<Arc<dyn ThrottleStore>> {
+    cluster.map(|c| {
+        Arc::new(RedisThrottleStore::new(
+            Arc::clone(&c.redis),
+            &settings.cluster.key_prefix,
+            settings.tokens.throttle.clone(),
+            settings.cluster.command_timeout(),
+        )) as Arc<dyn ThrottleStore>
+    })
 }
 
 /// What `/readyz` reports about this node's storage, shared with handlers.

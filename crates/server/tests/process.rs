@@ -199,7 +199,7 @@ fn policy_check_prints_each_problem_with_its_place() {
     assert!(ok.status.success());
     assert!(
         String::from_utf8_lossy(&ok.stdout)
-            .contains("ok (6 roles, 7 scopes, 7 users, 2 clients, 3 APIs")
+            .contains("ok (7 roles, 8 scopes, 7 users, 2 clients, 3 APIs")
     );
 
     let dir = tempfile::tempdir().expect("tempdir");

@@ -15,10 +15,25 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use scopegate_core::{Policy, PolicyDocument};
 use scopegate_jwt::{Algorithm, KeySet, SigningKey};
 use scopegate_policy_store::PolicyReader;
-use scopegate_token_issuer::{EmbeddedRefreshStore, IssuerConfig, TokenRequest, TokenService};
+use scopegate_token_issuer::{
+    EmbeddedRefreshStore, FamilyRevoker, IssuerConfig, Links, TokenRequest, TokenService,
+};
 
 const QUICKSTART: &str = include_str!("../../../examples/quickstart/policy.toml");
 const BODY: &[u8] = b"grant_type=client_credentials&scope=item_view+order_add+order_view";
+
+/// The benchmark issues `client_credentials` tokens only: no family is ever revoked.
+struct NoFamilies;
+
+impl FamilyRevoker for NoFamilies {
+    fn revoke_family(
+        &self,
+        _: String,
+        _: u64,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
 
 fn service(sys: &SystemRunner, dir: &tempfile::TempDir, cache_ttl: u64) -> TokenService {
     let doc: PolicyDocument = toml::from_str(QUICKSTART).unwrap();
@@ -30,7 +45,13 @@ fn service(sys: &SystemRunner, dir: &tempfile::TempDir, cache_ttl: u64) -> Token
         secret_cache_ttl_secs: cache_ttl,
         ..IssuerConfig::default()
     };
-    sys.block_on(async { TokenService::start(config, policy, keys, Box::new(store)).unwrap() })
+    let links = Links {
+        families: Arc::new(NoFamilies),
+        throttle: None,
+    };
+    sys.block_on(async {
+        TokenService::start(config, policy, keys, Box::new(store), links).unwrap()
+    })
 }
 
 fn issue(c: &mut Criterion) {

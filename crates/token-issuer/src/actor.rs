@@ -75,9 +75,9 @@ impl Handler<RotateRefresh> for TokenIssuer {
         let outcome = self.store.rotate(rotate, &mut |record| {
             refresh_scopes(&msg.policy, record, &msg.scope, msg.empty_grant)
         })?;
-        if outcome == RotateOutcome::Reused {
+        if matches!(outcome, RotateOutcome::Reused { .. }) {
             tracing::warn!(
-                client_id = %msg.client_id,
+                client_id = ?crate::service::loggable(&msg.client_id),
                 "refresh token reuse detected: its whole family is revoked"
             );
         }

@@ -3,6 +3,8 @@
 use scopegate_core::EmptyGrant;
 use serde::Deserialize;
 
+pub use crate::throttle::ThrottleConfig;
+
 /// Everything the token endpoint can be tuned with.
 ///
 /// Deserialized from the server's `[tokens]` section; every field has a default so an empty
@@ -22,8 +24,20 @@ pub struct IssuerConfig {
     /// self-contained JWTs cannot be recalled except through the revocation list.
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token in seconds, counted from its issue (each rotation issues a
-    /// new one with a fresh lifetime).
+    /// new one with a fresh lifetime, but never past the family's absolute lifetime).
     pub refresh_token_ttl_secs: u64,
+    /// Absolute lifetime of a refresh-token family (one sign-in), in seconds from the password
+    /// grant that started it: rotation never extends a family beyond it, so a stolen and
+    /// regularly refreshed token stops working at the latest this long after the sign-in.
+    pub refresh_family_lifetime_secs: u64,
+    /// Most scopes one access token may carry. A request that would be granted more (also
+    /// through `scope=SYSTEM` or the allowlist) is refused with `invalid_scope`, so the issuer
+    /// never signs a token the check endpoints or the proxies in front of them refuse.
+    pub max_scopes_per_token: usize,
+    /// Largest signed access token, in bytes; larger ones are refused with `invalid_scope`.
+    /// At most the check path's limit (8192 bytes, `Authorization` header value included the
+    /// `Bearer ` prefix fits nginx's default 8 KiB header line).
+    pub max_token_bytes: usize,
     /// What to answer when none of the requested scopes can be granted: the single scope
     /// `default` (WSO2 behaviour) or `invalid_scope`.
     pub empty_grant: EmptyGrant,
@@ -33,12 +47,28 @@ pub struct IssuerConfig {
     /// Most client secrets remembered at once; bounds the cache's memory. 0 disables it.
     pub secret_cache_capacity: usize,
     /// Threads that run argon2 verifications, so they never block the async event loop.
-    /// Defaults to the number of available CPUs.
+    /// Defaults to the number of available CPUs, at most 4 (each keeps 19 MiB of argon2
+    /// memory; see `docs/operations.md` for the measured footprint).
     pub hash_workers: usize,
     /// Verifications that may wait for a free hash worker; beyond this the request is answered
     /// `temporarily_unavailable` (503) at once instead of queueing without bound, which keeps
     /// password guessing from turning into memory exhaustion and long tail latencies.
     pub hash_queue: usize,
+    /// Password-guessing throttle (`[tokens.throttle]`).
+    pub throttle: ThrottleConfig,
+}
+
+/// The longest access token any check path accepts (`scopegate-scope-validator`'s limit);
+/// `max_token_bytes` may not exceed it.
+pub const CHECK_PATH_TOKEN_LIMIT: usize = 8 * 1024;
+
+/// The default number of hash workers: one per CPU, at most four. Each worker keeps one
+/// argon2 memory area (19 MiB with the default parameters) for its whole life, so the cap
+/// bounds the memory a burst of sign-ins can take, whatever the machine's core count.
+pub fn default_hash_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4)
 }
 
 impl Default for IssuerConfig {
@@ -48,11 +78,15 @@ impl Default for IssuerConfig {
             audience: "scopegate".to_owned(),
             access_token_ttl_secs: 3600,
             refresh_token_ttl_secs: 86_400,
+            refresh_family_lifetime_secs: 30 * 86_400,
+            max_scopes_per_token: 200,
+            max_token_bytes: 6 * 1024,
             empty_grant: EmptyGrant::Default,
             secret_cache_ttl_secs: 300,
             secret_cache_capacity: 10_000,
-            hash_workers: std::thread::available_parallelism().map_or(1, usize::from),
+            hash_workers: default_hash_workers(),
             hash_queue: 64,
+            throttle: ThrottleConfig::default(),
         }
     }
 }
@@ -72,7 +106,10 @@ mod tests {
         assert_eq!(config.empty_grant, EmptyGrant::Default);
         assert_eq!(config.secret_cache_ttl_secs, 300);
         assert_eq!(config.secret_cache_capacity, 10_000);
-        assert!(config.hash_workers >= 1);
+        assert!((1..=4).contains(&config.hash_workers));
+        assert_eq!(config.refresh_family_lifetime_secs, 30 * 86_400);
+        assert_eq!(config.max_scopes_per_token, 200);
+        assert!(config.max_token_bytes < CHECK_PATH_TOKEN_LIMIT);
         assert_eq!(config.hash_queue, 64);
     }
 

@@ -39,6 +39,19 @@ pub enum TokenError {
     /// An internal failure (refresh store, signing); details are in the server log only (500).
     #[error("server_error: {0}")]
     ServerError(String),
+    /// Too many failed attempts for this username, or for this client from this address: the
+    /// request is refused before any credential is checked, until the lockout ends.
+    /// `invalid_grant` (400) for a password grant, `invalid_client` (401) otherwise; the
+    /// server adds `Retry-After`.
+    #[error("{code}: too many failed attempts")]
+    Throttled {
+        /// `invalid_grant` or `invalid_client`.
+        code: &'static str,
+        /// The description, naming when to retry.
+        description: String,
+        /// Seconds until the lockout ends.
+        retry_after: u64,
+    },
 }
 
 // === impl TokenError ===
@@ -55,6 +68,38 @@ impl TokenError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::ServerError(_) => "server_error",
+            Self::Throttled { code, .. } => code,
+        }
+    }
+
+    /// The outcome a metric counts: the error code, or `throttled` for an attempt refused by
+    /// the sign-in throttle.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Throttled { .. } => "throttled",
+            other => other.code(),
+        }
+    }
+
+    /// Seconds the client should wait before retrying (`Retry-After`), for throttled requests.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// The answer to a request refused by the sign-in throttle until `until`.
+    pub(crate) fn throttled(password_grant: bool, now: u64, until: u64) -> Self {
+        let retry_after = until.saturating_sub(now).max(1);
+        Self::Throttled {
+            code: if password_grant {
+                "invalid_grant"
+            } else {
+                "invalid_client"
+            },
+            description: format!("too many failed attempts; retry after {retry_after} seconds"),
+            retry_after,
         }
     }
 
@@ -69,6 +114,7 @@ impl TokenError {
             | Self::InvalidScope(d)
             | Self::TemporarilyUnavailable(d)
             | Self::ServerError(d) => d,
+            Self::Throttled { description, .. } => description,
         }
     }
 
@@ -77,6 +123,7 @@ impl TokenError {
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidClient(_) => 401,
+            Self::Throttled { code, .. } if *code == "invalid_client" => 401,
             Self::TemporarilyUnavailable(_) => 503,
             Self::ServerError(_) => 500,
             _ => 400,

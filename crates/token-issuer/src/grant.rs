@@ -4,6 +4,7 @@
 //! Scope decisions are delegated to the pure functions of `scopegate-core`; this module adds
 //! the effects around them (argon2 in the pool, the secret cache, the actor, signing).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use scopegate_core::grant::narrow;
@@ -19,6 +20,7 @@ use crate::refresh::{self, RefreshRecord, RotateOutcome, TokenHash};
 use crate::request::ClientCredentials;
 use crate::response::TokenResponse;
 use crate::service::Inner;
+use crate::throttle::ThrottleKey;
 
 /// Who a token is about: `sub`, and `username` for user grants.
 struct Principal<'a> {
@@ -26,6 +28,8 @@ struct Principal<'a> {
     sub: &'a str,
     /// The `username` claim; only for grants on behalf of a user.
     username: Option<&'a str>,
+    /// The `sid` claim: the refresh family the token belongs to, when there is one.
+    family: Option<&'a str>,
 }
 
 // === impl Inner ===
@@ -33,15 +37,29 @@ struct Principal<'a> {
 impl Inner {
     /// Authenticates the client and, when `grant` is given, checks it may use it.
     ///
-    /// A cached verification (see [`crate::secret_cache`]) skips argon2; otherwise the secret
-    /// is verified in the hash pool. An unknown client still costs one (dummy) verification.
+    /// A client locked by the sign-in throttle from this address is refused before anything
+    /// else. A cached verification (see [`crate::secret_cache`]) skips argon2; otherwise the
+    /// secret is verified in the hash pool, once for concurrent requests presenting the same
+    /// client and secret. An unknown client still costs one (dummy) verification. A failure
+    /// counts against the client + address.
     pub(crate) async fn authenticate<'p>(
         &self,
         policy: &'p Policy,
         creds: &ClientCredentials,
         grant: Option<GrantType>,
+        source: Option<IpAddr>,
         now: u64,
     ) -> Result<&'p Client, TokenError> {
+        let source_key = source.map(|address| ThrottleKey::Source {
+            client_id: creds.id.clone(),
+            address,
+        });
+        if let Some(key) = &source_key
+            && let Some(lockout) = self.throttle.locked(std::slice::from_ref(key), now).await
+        {
+            let password = grant == Some(GrantType::Password);
+            return Err(TokenError::throttled(password, now, lockout.until));
+        }
         let client = policy.client(&creds.id);
         let verified = match client {
             Some(c)
@@ -52,7 +70,12 @@ impl Inner {
                 true
             }
             Some(c) => {
-                let ok = self.pool.verify(&c.secret_hash, &creds.secret).await?;
+                let ok = self
+                    .cache
+                    .verify_once(&c.client_id, &creds.secret, &c.secret_hash, || {
+                        self.pool.verify(&c.secret_hash, &creds.secret)
+                    })
+                    .await?;
                 if ok {
                     self.cache
                         .remember(&c.client_id, &creds.secret, &c.secret_hash, now);
@@ -66,7 +89,12 @@ impl Inner {
         };
         let client = match client {
             Some(c) if verified && c.enabled => c,
-            _ => return Err(TokenError::client("client authentication failed")),
+            _ => {
+                if let Some(key) = source_key {
+                    self.throttle.failed(&[key], now).await;
+                }
+                return Err(TokenError::client("client authentication failed"));
+            }
         };
         if let Some(grant) = grant
             && !client.grant_types.contains(&grant)
@@ -92,12 +120,15 @@ impl Inner {
         let principal = Principal {
             sub: &client.client_id,
             username: None,
+            family: None,
         };
         self.respond(now, &principal, &client.client_id, &scopes, None)
     }
 
-    /// `password`: verify the user in the pool, grant by the user's roles, and start a refresh
-    /// family if the client may refresh.
+    /// `password`: refuse a locked username or source before any argon2 work, verify the user
+    /// in the pool (counting a failure against both), grant by the user's roles, and start a
+    /// refresh family if the client may refresh.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn password(
         &self,
         policy: &Policy,
@@ -105,57 +136,91 @@ impl Inner {
         username: &str,
         password: &str,
         scope: &ScopeRequest,
+        source: Option<IpAddr>,
         now: u64,
     ) -> Result<TokenResponse, TokenError> {
+        let user_key = ThrottleKey::User {
+            username: username.to_owned(),
+        };
+        let mut keys = vec![user_key.clone()];
+        keys.extend(source.map(|address| ThrottleKey::Source {
+            client_id: client.client_id.clone(),
+            address,
+        }));
+        if let Some(lockout) = self.throttle.locked(&keys, now).await {
+            return Err(TokenError::throttled(true, now, lockout.until));
+        }
         let user = policy.user(username);
         let phc = user.map_or(DUMMY_HASH, |u| u.password_hash.as_str());
         let ok = self.pool.verify(phc, password).await?;
         let user = match user {
             Some(u) if ok && u.enabled => u,
-            _ => return Err(TokenError::grant("invalid username or password")),
+            _ => {
+                self.throttle.failed(&keys, now).await;
+                return Err(TokenError::grant("invalid username or password"));
+            }
         };
+        self.throttle.succeeded(&user_key).await;
         let scopes = grant_scopes(policy, &user.roles, scope, self.config.empty_grant)
             .map_err(grant_error)?;
-        let refresh_token = if client.grant_types.contains(&GrantType::RefreshToken) {
-            let token = refresh::new_token()?;
-            let record = RefreshRecord {
-                family: refresh::random_id::<16>()?,
-                subject: user.username.clone(),
-                client_id: client.client_id.clone(),
-                scopes: scopes.clone(),
-                issued_at: now,
-                expires_at: now.saturating_add(self.config.refresh_token_ttl_secs),
-                rotated: false,
-            };
-            let hash = TokenHash::of(&token);
-            match self
-                .issuer
-                .send(IssueRefresh { hash, record })
-                .await
-                .map_err(mailbox)?
-            {
-                Ok(()) => Some(token),
-                // The refresh store (Redis in a cluster) is unreachable: the user still gets an
-                // access token from the snapshot, without a refresh token (RFC 6749 §5.1 makes
-                // it optional), rather than no answer at all.
-                Err(crate::refresh::StoreError::Unavailable(why)) => {
-                    tracing::warn!(reason = %why, "refresh store unavailable: issuing the access token without a refresh token");
-                    None
-                }
-                Err(e) => return Err(TokenError::store("storing a refresh token failed", &e)),
-            }
+        let (refresh_token, family) = if client.grant_types.contains(&GrantType::RefreshToken) {
+            self.start_family(user, client, &scopes, now).await?
         } else {
-            None
+            (None, None)
         };
         let principal = Principal {
             sub: &user.username,
             username: Some(&user.username),
+            family: family.as_deref(),
         };
         self.respond(now, &principal, &client.client_id, &scopes, refresh_token)
     }
 
+    /// Stores the first refresh token of a new family; `(token, family)`, or nothing while the
+    /// refresh store (Redis in a cluster) is unreachable: the user still gets an access token
+    /// from the snapshot, without a refresh token (RFC 6749 §5.1 makes it optional), rather
+    /// than no answer at all.
+    async fn start_family(
+        &self,
+        user: &scopegate_core::User,
+        client: &Client,
+        scopes: &[String],
+        now: u64,
+    ) -> Result<(Option<String>, Option<String>), TokenError> {
+        let token = refresh::new_token()?;
+        let family_end = now.saturating_add(self.config.refresh_family_lifetime_secs);
+        let record = RefreshRecord {
+            family: refresh::random_id::<16>()?,
+            subject: user.username.clone(),
+            client_id: client.client_id.clone(),
+            scopes: scopes.to_vec(),
+            issued_at: now,
+            expires_at: now
+                .saturating_add(self.config.refresh_token_ttl_secs)
+                .min(family_end),
+            rotated: false,
+            family_expires_at: Some(family_end),
+        };
+        let family = record.family.clone();
+        let hash = TokenHash::of(&token);
+        match self
+            .issuer
+            .send(IssueRefresh { hash, record })
+            .await
+            .map_err(mailbox)?
+        {
+            Ok(()) => Ok((Some(token), Some(family))),
+            Err(crate::refresh::StoreError::Unavailable(why)) => {
+                tracing::warn!(reason = %why, "refresh store unavailable: issuing the access token without a refresh token");
+                Ok((None, None))
+            }
+            Err(e) => Err(TokenError::store("storing a refresh token failed", &e)),
+        }
+    }
+
     /// `refresh_token`: rotate the presented token in the actor and issue a new access token
-    /// for the user's current roles.
+    /// for the user's current roles. A reused token revokes its family's refresh tokens (in
+    /// the store) and access tokens (through [`crate::FamilyRevoker`]).
     pub(crate) async fn refresh(
         &self,
         policy: Arc<Policy>,
@@ -191,7 +256,12 @@ impl Inner {
                     "refresh token was issued to another client",
                 ));
             }
-            RotateOutcome::Reused => {
+            RotateOutcome::Reused { family } => {
+                // The family's access tokens go too; if that cannot be recorded now the grant
+                // is still refused, and the failure is in the log.
+                if let Err(e) = self.revoke_family_access(family, now).await {
+                    tracing::error!(error = %e, "revoking the access tokens of a reused refresh family failed");
+                }
                 return Err(TokenError::grant(
                     "refresh token was already used; every token of its family is revoked",
                 ));
@@ -201,6 +271,7 @@ impl Inner {
         let principal = Principal {
             sub: &record.subject,
             username: Some(&record.subject),
+            family: Some(&record.family),
         };
         self.respond(
             now,
@@ -211,7 +282,20 @@ impl Inner {
         )
     }
 
-    /// Signs the access token with the current signing key and builds the response.
+    /// Revokes every access token of `family` that can still be valid at `now`: until the
+    /// longest access-token lifetime has passed, no token issued from it can outlive this.
+    pub(crate) async fn revoke_family_access(
+        &self,
+        family: String,
+        now: u64,
+    ) -> Result<(), String> {
+        let last_exp = now.saturating_add(self.config.access_token_ttl_secs);
+        self.links.families.revoke_family(family, last_exp).await
+    }
+
+    /// Signs the access token with the current signing key and builds the response. A token
+    /// with more scopes than `max_scopes_per_token`, or larger than `max_token_bytes`, is
+    /// refused with `invalid_scope` rather than issued: the check path would refuse it.
     fn respond(
         &self,
         now: u64,
@@ -220,6 +304,14 @@ impl Inner {
         scopes: &[String],
         refresh_token: Option<String>,
     ) -> Result<TokenResponse, TokenError> {
+        let max_scopes = self.config.max_scopes_per_token;
+        if scopes.len() > max_scopes {
+            return Err(TokenError::scope(format!(
+                "the request would grant {} scopes; one token carries at most {max_scopes}, \
+                 ask for fewer scopes",
+                scopes.len()
+            )));
+        }
         let ttl = self.config.access_token_ttl_secs;
         let scope = scopes.join(" ");
         let claims = AccessTokenClaims {
@@ -233,6 +325,7 @@ impl Inner {
             client_id: client_id.to_owned(),
             scope: scope.clone(),
             username: principal.username.map(str::to_owned),
+            sid: principal.family.map(str::to_owned),
         };
         let access_token = self
             .keys
@@ -240,6 +333,14 @@ impl Inner {
             .signing()
             .sign(&claims)
             .map_err(|e| TokenError::internal("signing an access token failed", &e))?;
+        let max_bytes = self.config.max_token_bytes;
+        if access_token.len() > max_bytes {
+            return Err(TokenError::scope(format!(
+                "the token for these scopes would be {} bytes; at most {max_bytes} are \
+                 issued, ask for fewer scopes",
+                access_token.len()
+            )));
+        }
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -303,6 +404,7 @@ mod tests {
             issued_at: 0,
             expires_at: 10,
             rotated: false,
+            family_expires_at: None,
         }
     }
 

@@ -15,8 +15,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
@@ -45,17 +45,79 @@ pub fn hash_secret(secret: &str) -> Result<String, HashError> {
         .map_err(|e| HashError(e.to_string()))
 }
 
-/// Whether `secret` matches the PHC string `phc`. A malformed `phc` never matches. argon2's
-/// verify compares the derived key in constant time.
+/// Whether `secret` matches the PHC string `phc`, with memory allocated for this one call
+/// (the workers keep theirs, see [`Argon2Memory`]). A malformed `phc` never matches.
+#[cfg(test)]
 pub(crate) fn verify_secret(phc: &str, secret: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(hash) => Argon2::default()
-            .verify_password(secret.as_bytes(), &hash)
-            .is_ok(),
-        Err(e) => {
-            tracing::warn!(error = %e, "stored secret hash is not a valid PHC string");
+    Argon2Memory::default().verify(phc, secret)
+}
+
+/// The most argon2 memory one verification may use: 256 MiB (262,144 blocks of 1 KiB). The
+/// default parameters use 19 MiB; a stored hash asking for more than this is refused rather
+/// than letting one policy entry make a worker allocate without bound.
+const MAX_MEMORY_BLOCKS: usize = 256 * 1024;
+
+/// One worker's argon2 memory, kept from one verification to the next.
+///
+/// argon2's own `verify_password` allocates its memory (19 MiB with the default parameters) on
+/// every call and frees it afterwards; under a burst of sign-ins the allocator keeps those
+/// freed areas per thread arena, and resident memory grew to 174 MB after six parallel
+/// password grants and 873 MB with sixteen workers. A worker that owns its area allocates it
+/// once: resident memory is bounded by `hash_workers` × the largest `m` verified.
+#[derive(Default)]
+pub(crate) struct Argon2Memory {
+    /// The blocks, grown to the largest `m` seen; never shrunk.
+    blocks: Vec<Block>,
+}
+
+impl Argon2Memory {
+    /// Whether `secret` matches the PHC string `phc`. A malformed `phc`, or one whose
+    /// parameters are unsupported or ask for more than [`MAX_MEMORY_BLOCKS`], never matches.
+    /// The derived key is compared in constant time (`password_hash::Output`'s equality).
+    pub(crate) fn verify(&mut self, phc: &str, secret: &str) -> bool {
+        let result = PasswordHash::new(phc).and_then(|hash| self.check(&hash, secret.as_bytes()));
+        result.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "stored secret hash cannot be verified");
             false
+        })
+    }
+
+    fn check(
+        &mut self,
+        hash: &PasswordHash<'_>,
+        secret: &[u8],
+    ) -> Result<bool, argon2::password_hash::Error> {
+        use argon2::password_hash::Error;
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return Err(Error::PhcStringField);
+        };
+        let algorithm = Algorithm::try_from(hash.algorithm)?;
+        let version = hash
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let params = Params::try_from(hash)?;
+        let blocks = params.block_count();
+        if blocks > MAX_MEMORY_BLOCKS {
+            return Err(Error::ParamValueInvalid(
+                argon2::password_hash::errors::InvalidValue::TooLong,
+            ));
         }
+        if self.blocks.len() < blocks {
+            self.blocks.resize(blocks, Block::default());
+        }
+        let mut salt_bytes = [0u8; 64];
+        let salt = salt.decode_b64(&mut salt_bytes)?;
+        let mut derived = [0u8; Output::MAX_LENGTH];
+        let derived = &mut derived[..expected.len()];
+        Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+            secret,
+            salt,
+            derived,
+            &mut self.blocks[..blocks],
+        )?;
+        Ok(Output::new(derived)? == *expected)
     }
 }
 
@@ -160,6 +222,7 @@ impl HashPool {
 /// A worker: takes jobs until the channel closes. The lock is held only while waiting for a
 /// job, never during the verification.
 fn work(rx: &Mutex<Receiver<Job>>, stats: &Stats) {
+    let mut memory = Argon2Memory::default();
     loop {
         let job = {
             let rx = rx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -169,7 +232,7 @@ fn work(rx: &Mutex<Receiver<Job>>, stats: &Stats) {
             }
         };
         stats.queued.fetch_sub(1, Ordering::SeqCst);
-        let ok = verify_secret(&job.phc, &job.secret);
+        let ok = memory.verify(&job.phc, &job.secret);
         stats.verified.fetch_add(1, Ordering::Relaxed);
         // The requester may have gone away (client disconnected); nothing to do then.
         let _ = job.reply.send(ok);
@@ -203,6 +266,44 @@ mod tests {
     #[test]
     fn malformed_hash_never_matches() {
         assert!(!verify_secret("not a phc string", "x"));
+        assert!(!verify_secret(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ",
+            "x"
+        ));
+    }
+
+    #[test]
+    fn one_memory_area_verifies_hashes_of_any_parameters_in_turn() {
+        let mut memory = Argon2Memory::default();
+        let default = hash_secret("pw").unwrap();
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw", &SaltString::encode_b64(b"0123456789abcdef").unwrap())
+        .unwrap()
+        .to_string();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x10, Params::default())
+            .hash_password(b"pw", &SaltString::encode_b64(b"0123456789abcdef").unwrap())
+            .unwrap()
+            .to_string();
+        for phc in [&default, &small, &argon2i, &default, &small] {
+            assert!(memory.verify(phc, "pw"), "{phc}");
+            assert!(!memory.verify(phc, "pw "), "{phc}");
+        }
+        // The area grew once, to the default's 19 MiB, and was reused since.
+        assert_eq!(memory.blocks.len(), Params::default().block_count());
+    }
+
+    #[test]
+    fn a_hash_asking_for_more_memory_than_the_cap_never_matches() {
+        // m = 1 GiB: refused before any allocation.
+        let huge = "$argon2id$v=19$m=1048576,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$\
+                    aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        let mut memory = Argon2Memory::default();
+        assert!(!memory.verify(huge, "pw"));
+        assert!(memory.blocks.is_empty());
     }
 
     #[actix::test]

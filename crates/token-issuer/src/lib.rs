@@ -18,7 +18,12 @@
 //! - `actor.rs`: the TokenIssuer actor, sole owner and writer of the refresh store.
 //! - `messages.rs`: its messages (`IssueRefresh`, `RotateRefresh`, `RevokeFamily`,
 //!   `RevokeSubject`, `LookupRefresh`, `PruneExpired`), one handler each.
-//! - `secret_cache.rs`: HMAC-keyed cache of verified client secrets, and why it is safe.
+//! - `secret_cache.rs`: HMAC-keyed cache of verified client secrets, and why it is safe; one
+//!   argon2 run shared by concurrent requests presenting the same secret.
+//! - `throttle.rs`: the sign-in throttle ([`ThrottleConfig`], [`ThrottleStore`],
+//!   [`LocalThrottle`]): failures per username and per client + address, lockouts.
+//! - `links.rs`: [`Links`], what the service needs from the rest of the node
+//!   ([`FamilyRevoker`], the shared throttle store).
 //! - `hash_pool.rs`: argon2id on worker threads behind a bounded queue; [`hash_secret`].
 //! - `refresh/mod.rs`: [`RefreshStore`], the storage boundary, and [`RefreshRecord`].
 //! - `refresh/embedded.rs`: [`EmbeddedRefreshStore`], the redb backend (the Redis backend of
@@ -39,21 +44,24 @@ mod config;
 mod error;
 mod grant;
 mod hash_pool;
+mod links;
 mod messages;
 mod refresh;
 mod request;
 mod response;
 mod secret_cache;
 mod service;
+mod throttle;
 
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
-pub use config::IssuerConfig;
+pub use config::{CHECK_PATH_TOKEN_LIMIT, IssuerConfig, default_hash_workers};
 pub use error::{StartError, TokenError};
 pub use hash_pool::{HashError, hash_secret};
+pub use links::{FamilyRevoker, Links};
 pub use refresh::{
     Decide, EmbeddedRefreshStore, RefreshRecord, RefreshStore, Revocation, Rotate, RotateOutcome,
     StoreError, TokenHash,
@@ -61,6 +69,9 @@ pub use refresh::{
 pub use request::{ClientRequest, TokenRequest};
 pub use response::TokenResponse;
 pub use service::TokenService;
+pub use throttle::{
+    Lockout, ThrottleConfig, ThrottleKey, ThrottleKind, ThrottleStore, ThrottleUnavailable,
+};
 
 /// The current time in seconds since the Unix epoch; injected so tests can move it.
 pub(crate) type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;

@@ -4,6 +4,7 @@
 //! is present and well formed, so the service only decides, never re-validates syntax.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -39,6 +40,8 @@ pub struct TokenRequest {
     pub(crate) grant: Grant,
     /// The requested scopes; empty when `scope` was absent.
     pub(crate) scope: ScopeRequest,
+    /// Where the request came from, when the server knows.
+    pub(crate) source: Option<IpAddr>,
 }
 
 /// A client id and the secret presented for it (not yet verified).
@@ -80,11 +83,11 @@ impl TokenRequest {
             .take("grant_type")
             .ok_or_else(|| TokenError::request("missing parameter grant_type"))?;
         let grant_type = GrantType::parse(&grant_type).ok_or_else(|| {
-            TokenError::UnsupportedGrantType(format!(
-                "grant_type {} is not supported (use password, client_credentials or \
-                 refresh_token)",
-                shown(&grant_type)
-            ))
+            TokenError::UnsupportedGrantType(
+                "the grant_type is not supported (use password, client_credentials or \
+                 refresh_token)"
+                    .to_owned(),
+            )
         })?;
         let client = client_credentials(
             authorization,
@@ -107,7 +110,15 @@ impl TokenRequest {
             client,
             grant,
             scope,
+            source: None,
         })
+    }
+
+    /// The request with the address it came from (the peer, or the client address a trusted
+    /// proxy reported), which the sign-in throttle counts failures against.
+    pub fn with_source(mut self, address: Option<IpAddr>) -> Self {
+        self.source = address;
+        self
     }
 
     /// The client id the request claims (not yet authenticated).
@@ -121,6 +132,14 @@ impl TokenRequest {
             Grant::ClientCredentials => GrantType::ClientCredentials,
             Grant::Password { .. } => GrantType::Password,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
+        }
+    }
+
+    /// The username of a password grant (not yet authenticated).
+    pub fn username(&self) -> Option<&str> {
+        match &self.grant {
+            Grant::Password { username, .. } => Some(username),
+            _ => None,
         }
     }
 
@@ -140,6 +159,8 @@ pub struct ClientRequest {
     token: String,
     /// `access_token` or `refresh_token`, when the client says which (a hint only).
     token_type_hint: Option<String>,
+    /// Where the request came from, when the server knows.
+    pub(crate) source: Option<IpAddr>,
 }
 
 impl ClientRequest {
@@ -156,7 +177,14 @@ impl ClientRequest {
             client,
             token,
             token_type_hint: params.take("token_type_hint"),
+            source: None,
         })
+    }
+
+    /// The request with the address it came from (see [`TokenRequest::with_source`]).
+    pub fn with_source(mut self, address: Option<IpAddr>) -> Self {
+        self.source = address;
+        self
     }
 
     /// The token the request is about.
@@ -245,16 +273,30 @@ impl Params {
 }
 
 /// The client credentials from exactly one method: HTTP Basic or the form fields.
+///
+/// A `client_id` form field beside HTTP Basic is allowed when it names the same client (RFC
+/// 6749 §2.3.1 lets a client send its id in the body; Postman and others send both); naming
+/// another client, or a `client_secret` field beside Basic, is two methods and refused.
 fn client_credentials(
     authorization: Option<&str>,
     form_id: Option<String>,
     form_secret: Option<String>,
 ) -> Result<ClientCredentials, TokenError> {
     match (authorization, form_id, form_secret) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(TokenError::request(
+        (Some(_), _, Some(_)) => Err(TokenError::request(
             "use one client authentication method: HTTP Basic or the client_id and \
              client_secret form fields, not both (RFC 6749 section 2.3)",
         )),
+        (Some(header), Some(form_id), None) => {
+            let credentials = basic(header)?;
+            if credentials.id != form_id {
+                return Err(TokenError::request(
+                    "the client_id form field names another client than the HTTP Basic \
+                     credentials (RFC 6749 section 2.3.1)",
+                ));
+            }
+            Ok(credentials)
+        }
         (Some(header), None, None) => basic(header),
         (None, Some(id), Some(secret)) => Ok(ClientCredentials { id, secret }),
         (None, Some(_), None) | (None, None, Some(_)) => Err(TokenError::client(
@@ -316,12 +358,6 @@ fn hex(b: u8) -> Option<u8> {
     char::from(b)
         .to_digit(16)
         .and_then(|d| u8::try_from(d).ok())
-}
-
-/// A client-supplied value fit for an error description: escaped and cut to 40 characters.
-fn shown(value: &str) -> String {
-    let cut: String = value.chars().take(40).collect();
-    format!("{cut:?}")
 }
 
 #[cfg(test)]

@@ -90,7 +90,34 @@ fn missing_or_unknown_grant_type() {
         None,
     );
     assert_eq!(e.code(), "unsupported_grant_type");
-    assert!(e.description().contains("authorization_code"));
+    // The description names what is supported, never echoes what was sent.
+    assert!(!e.description().contains("authorization_code"), "{e}");
+    assert!(e.description().contains("client_credentials"));
+}
+
+#[test]
+fn basic_with_a_client_id_field_naming_the_same_client_is_one_method() {
+    // RFC 6749 §2.3.1: Postman and other clients send the id in the body beside Basic.
+    let header = basic_header("app:s3cret");
+    let req = TokenRequest::parse(
+        b"grant_type=client_credentials&client_id=app",
+        Some(&header),
+    )
+    .unwrap();
+    assert_eq!(
+        (req.client_id(), req.client.secret.as_str()),
+        ("app", "s3cret")
+    );
+    // The id is compared after Basic's form decoding.
+    let header = basic_header("my+app:s3cret");
+    let req = TokenRequest::parse(
+        b"grant_type=client_credentials&client_id=my%20app",
+        Some(&header),
+    )
+    .unwrap();
+    assert_eq!(req.client_id(), "my app");
+    let req = ClientRequest::parse(b"token=t&client_id=my+app", Some(&header)).unwrap();
+    assert_eq!(req.client.id, "my app");
 }
 
 #[test]
@@ -98,11 +125,13 @@ fn both_authentication_methods_is_invalid_request() {
     let header = basic_header("app:s3cret");
     let e = err(CC, Some(&header));
     assert_eq!(e.code(), "invalid_request");
+    // A client_id field naming another client than Basic.
     let e = err(
-        b"grant_type=client_credentials&client_id=app",
+        b"grant_type=client_credentials&client_id=other",
         Some(&header),
     );
     assert_eq!(e.code(), "invalid_request");
+    assert!(e.description().contains("another client"), "{e}");
     let e = err(
         b"grant_type=client_credentials&client_secret=x",
         Some(&header),

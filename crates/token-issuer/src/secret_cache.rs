@@ -31,11 +31,15 @@
 //!   an arbitrary one, so a flood of distinct valid credentials cannot grow memory.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use aws_lc_rs::{digest, hmac};
 
-use crate::error::StartError;
+use crate::error::{StartError, TokenError};
+
+/// A verification in progress: `(cache tag of client and secret, digest of the hash)`.
+type FlightKey = ([u8; 32], [u8; 32]);
 
 /// One remembered verification.
 struct Entry {
@@ -55,6 +59,11 @@ pub(crate) struct SecretCache {
     capacity: usize,
     /// HMAC tag → entry. Read-locked on the hot path, write-locked only on insert.
     entries: RwLock<HashMap<[u8; 32], Entry>>,
+    /// Verifications running now, so that concurrent requests presenting the same client and
+    /// secret wait for one argon2 run instead of each starting their own (a cold cache under
+    /// a burst would otherwise run one per request). Keyed like the cache, so a request with
+    /// a different secret never shares another's result.
+    in_flight: Mutex<HashMap<FlightKey, Arc<tokio::sync::OnceCell<bool>>>>,
 }
 
 // === impl SecretCache ===
@@ -69,6 +78,7 @@ impl SecretCache {
             ttl: ttl_secs,
             capacity,
             entries: RwLock::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         })
     }
 
@@ -128,6 +138,40 @@ impl SecretCache {
     }
 
     /// Entries held (expired ones included until evicted).
+    /// Runs `verify` (an argon2 verification of `secret` against `hash`) once for all the
+    /// requests that present this client and secret at the same time: the first runs it, the
+    /// others wait for its answer. A failed run (queue full) is not shared: the next waiter
+    /// runs its own. The entry goes when the run ends, so a later request starts afresh.
+    pub(crate) async fn verify_once<F, Fut>(
+        &self,
+        client_id: &str,
+        secret: &str,
+        hash: &str,
+        verify: F,
+    ) -> Result<bool, TokenError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<bool, TokenError>>,
+    {
+        let key = (self.tag(client_id, secret), digest_of(hash));
+        let cell = {
+            let mut flights = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(flights.entry(key).or_default())
+        };
+        let result = cell.get_or_try_init(verify).await.copied();
+        let mut flights = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if flights.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            flights.remove(&key);
+        }
+        result
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries
             .read()

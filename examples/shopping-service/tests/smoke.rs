@@ -79,6 +79,7 @@ fn token(key: &SigningKey, user: &str, scope: &str) -> String {
         client_id: "shopping-app".into(),
         scope: scope.into(),
         username: Some(user.into()),
+        sid: None,
     })
     .unwrap()
 }

@@ -174,10 +174,20 @@ pub(crate) async fn shopping_matrix(app: &TestApp, base: &str) {
             .headers()
             .get("www-authenticate")
             .map(|v| v.to_str().unwrap_or("").to_owned());
-        assert!(
-            www.is_some_and(|w| w.contains("invalid_token")),
-            "{base}: {what}"
-        );
+        // RFC 6750 §3.1: a request without a token gets the bare challenge, a bad token's
+        // says why.
+        if token.is_none() {
+            assert_eq!(
+                www.as_deref(),
+                Some("Bearer realm=\"scopegate\""),
+                "{base}: {what}"
+            );
+        } else {
+            assert!(
+                www.is_some_and(|w| w.contains("invalid_token")),
+                "{base}: {what}"
+            );
+        }
     }
 }
 

@@ -10,3 +10,4 @@ mod metrics;
 mod proxies;
 mod refresh;
 mod seeds;
+mod trust;

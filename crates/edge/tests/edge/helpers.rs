@@ -130,6 +130,7 @@ pub fn claims(user: &str, scope: &str) -> AccessTokenClaims {
         client_id: "shopping-app".into(),
         scope: scope.into(),
         username: Some(user.into()),
+        sid: None,
     }
 }
 

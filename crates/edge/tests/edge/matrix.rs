@@ -31,6 +31,35 @@ async fn call(url: &str, method: &str, path: &str, authorization: Option<&str>) 
     }
 }
 
+#[actix_web::test]
+async fn two_authorization_headers_are_refused_not_resolved() {
+    let signing = key();
+    let (_issuer, _keys, url) = shop_with_issuer(&signing).await;
+    let paul = token(&signing, "paul", "order_add");
+    // A genuine token and garbage, in either order: never "first one wins".
+    for pair in [
+        [format!("Bearer {paul}"), "Bearer junk".to_owned()],
+        ["Bearer junk".to_owned(), format!("Bearer {paul}")],
+        [format!("Bearer {paul}"), format!("Bearer {paul}")],
+    ] {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/orders"))
+            .header("authorization", &pair[0])
+            .header("authorization", &pair[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with("Bearer realm=\"scopegate\", error=\"invalid_request\""),
+            "{challenge}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+}
+
 async fn bearer(url: &str, method: &str, path: &str, token: &str) -> Reply {
     call(url, method, path, Some(&format!("Bearer {token}"))).await
 }
@@ -212,15 +241,19 @@ async fn bad_tokens_are_401_invalid_token() {
         let description = reply.body["error_description"].as_str().unwrap();
         assert!(description.contains(needle), "{case}: {description}");
         assert_eq!(reply.body["error"], "invalid_token", "{case}");
+        // RFC 6750 §3.1: without credentials (none, or another scheme) the challenge carries
+        // no error code; with a bad token it says why.
+        let expected = if needle == "no access token was presented" {
+            "Bearer realm=\"scopegate\"".to_owned()
+        } else {
+            format!(
+                "Bearer realm=\"scopegate\", error=\"invalid_token\", \
+                 error_description=\"{description}\""
+            )
+        };
         assert_eq!(
             reply.challenge.as_deref(),
-            Some(
-                format!(
-                    "Bearer realm=\"scopegate\", error=\"invalid_token\", \
-                     error_description=\"{description}\""
-                )
-                .as_str()
-            ),
+            Some(expected.as_str()),
             "{case}"
         );
     }

@@ -20,10 +20,18 @@ pub(crate) struct RevocationSet {
 // === impl RevocationSet ===
 
 impl RevocationSet {
-    /// Whether a token with these (verified) claims is revoked: by its `jti`, or by its `sub`
-    /// with `iat` at or before the subject's "revoked before".
+    /// Whether a token with these (verified) claims is revoked: by its `jti`, by its grant
+    /// family (`sid`), or by its `sub` with `iat` at or before the subject's "revoked before".
+    ///
+    /// A family is revoked through the same map as a `jti` (its entry lives until the family's
+    /// last access token expires): family ids and `jti`s are both 128 random bits from the
+    /// issuer, so they share one key space without colliding.
     pub(crate) fn refuses(&self, claims: &AccessTokenClaims) -> bool {
         self.tokens.contains_key(&claims.jti)
+            || claims
+                .sid
+                .as_ref()
+                .is_some_and(|family| self.tokens.contains_key(family))
             || self
                 .subjects
                 .get(&claims.sub)
@@ -131,6 +139,7 @@ mod tests {
             client_id: "c".into(),
             scope: String::new(),
             username: None,
+            sid: None,
         }
     }
 
@@ -148,6 +157,23 @@ mod tests {
         assert!(!set.refuses(&claims("paul", "j4", 50)));
         assert!(set.insert_token("j3", 200));
         assert!(set.refuses(&claims("alex", "j3", 101)));
+    }
+
+    #[test]
+    fn a_revoked_family_refuses_every_token_carrying_it() {
+        let mut set = RevocationSet::default();
+        let mut from_family = claims("alex", "j1", 10);
+        from_family.sid = Some("fam-1".into());
+        let mut other_family = claims("alex", "j2", 10);
+        other_family.sid = Some("fam-2".into());
+        assert!(!set.refuses(&from_family));
+        assert!(set.insert_token("fam-1", 200));
+        assert!(set.refuses(&from_family));
+        assert!(!set.refuses(&other_family));
+        assert!(
+            !set.refuses(&claims("alex", "j3", 10)),
+            "no family, not refused"
+        );
     }
 
     #[test]

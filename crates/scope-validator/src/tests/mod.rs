@@ -119,6 +119,7 @@ impl Harness {
             client_id: "shopping-app".into(),
             scope: scope.into(),
             username: Some(user.into()),
+            sid: None,
         }
     }
 

@@ -7,7 +7,7 @@
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use scopegate_jwt::unix_now;
-use scopegate_scope_validator::{Decision, ScopeValidator};
+use scopegate_scope_validator::{Decision, Deny, ScopeValidator};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{ApiError, allow_response, deny_body, deny_response};
@@ -16,7 +16,8 @@ use crate::metrics::Metrics;
 /// Most (method, path) pairs one batch decision may ask about.
 pub const MAX_BATCH: usize = 100;
 
-/// The bearer token of a request, if it carries one.
+/// The bearer token of a request, if it carries one. `None` also for another scheme than
+/// Bearer (no credentials, as far as this server is concerned: RFC 6750 §3.1).
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers
         .get(actix_web::http::header::AUTHORIZATION)?
@@ -24,6 +25,22 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The bearer token of a request, refusing two `Authorization` headers: which one a proxy or
+/// the service behind it would believe is unknown, so neither is (RFC 6750 §3.1
+/// `invalid_request`; never "first one wins").
+pub fn single_bearer(headers: &HeaderMap) -> Result<Option<&str>, Deny> {
+    if headers
+        .get_all(actix_web::http::header::AUTHORIZATION)
+        .nth(1)
+        .is_some()
+    {
+        return Err(Deny::ambiguous_credentials(
+            "the request has more than one Authorization header",
+        ));
+    }
+    Ok(bearer(headers))
 }
 
 fn header<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
@@ -49,7 +66,10 @@ pub async fn check(
                 .to_owned(),
         ));
     };
-    let decision = validator.decide(bearer(headers), method, uri, unix_now());
+    let decision = match single_bearer(headers) {
+        Ok(token) => validator.decide(token, method, uri, unix_now()),
+        Err(deny) => Decision::Deny(deny),
+    };
     metrics.decision("check", &decision);
     answer(decision)
 }
@@ -67,12 +87,10 @@ pub async fn envoy(
         "" => path.to_owned(),
         q => format!("{path}?{q}"),
     };
-    let decision = validator.decide(
-        bearer(req.headers()),
-        req.method().as_str(),
-        &target,
-        unix_now(),
-    );
+    let decision = match single_bearer(req.headers()) {
+        Ok(token) => validator.decide(token, req.method().as_str(), &target, unix_now()),
+        Err(deny) => Decision::Deny(deny),
+    };
     metrics.decision("envoy", &decision);
     answer(decision)
 }
@@ -157,10 +175,20 @@ pub async fn decide(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let token = body.token.as_deref().or_else(|| bearer(req.headers()));
+    let token = match (body.token.as_deref(), single_bearer(req.headers())) {
+        (_, Err(deny)) => Err(deny),
+        (Some(_), Ok(Some(_))) => Err(Deny::ambiguous_credentials(
+            "the token is in the body and in the Authorization header; send it once",
+        )),
+        (Some(token), Ok(None)) => Ok(Some(token)),
+        (None, Ok(header)) => Ok(header),
+    };
     let now = unix_now();
     let decide = |method: &str, path: &str| {
-        let decision = validator.decide(token, method, path, now);
+        let decision = match &token {
+            Ok(token) => validator.decide(*token, method, path, now),
+            Err(deny) => Decision::Deny(deny.clone()),
+        };
         metrics.decision("decide", &decision);
         Answer::from(decision)
     };

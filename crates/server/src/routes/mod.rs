@@ -12,6 +12,7 @@ pub mod health;
 pub mod introspect;
 pub mod jwks;
 pub mod metadata;
+pub mod source;
 pub mod token;
 
 use actix_web::{HttpRequest, web};
@@ -101,8 +102,10 @@ pub async fn read_body(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            tracing::debug!(error = %e, "reading a request body failed");
+            ApiError::BadRequest("the request body could not be read".to_owned())
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -127,10 +130,9 @@ pub async fn form_body(
         .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        let shown: String = media_type.chars().take(64).collect();
-        return Err(TokenError::InvalidRequest(format!(
-            "the request body must be application/x-www-form-urlencoded, not {shown:?}"
-        ))
+        return Err(TokenError::InvalidRequest(
+            "the request body must be application/x-www-form-urlencoded (Content-Type)".to_owned(),
+        )
         .into());
     }
     let body = read_body(req, payload, limit).await?;

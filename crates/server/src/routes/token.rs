@@ -6,6 +6,7 @@ use scopegate_token_issuer::{TokenRequest, TokenService};
 
 use crate::errors::ApiError;
 use crate::metrics::{Metrics, grant_label};
+use crate::routes::source::{TrustedProxies, client_address};
 use crate::startup::Limits;
 
 /// Issues a token for a form-encoded grant request, and counts the answer by grant and outcome.
@@ -20,7 +21,7 @@ pub async fn token(
     let answer = issue(&req, payload, &service, &limits, &mut grant).await;
     let outcome = match &answer {
         Ok(_) => "issued",
-        Err(e) => e.code(),
+        Err(e) => e.outcome(),
     };
     metrics.token(grant, outcome);
     answer
@@ -35,7 +36,10 @@ async fn issue(
 ) -> Result<HttpResponse, ApiError> {
     let (body, authorization) = super::form_body(req, payload, limits.max_form_bytes).await?;
     *grant = grant_label(&body);
-    let request = TokenRequest::parse(&body, authorization)?;
+    let source = req
+        .app_data::<web::Data<TrustedProxies>>()
+        .and_then(|trusted| client_address(req, trusted));
+    let request = TokenRequest::parse(&body, authorization)?.with_source(source);
     let response = service.token(request).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))

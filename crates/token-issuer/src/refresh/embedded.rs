@@ -76,7 +76,9 @@ impl RefreshStore for EmbeddedRefreshStore {
         if record.rotated {
             delete_family(&txn, &record.family)?;
             txn.commit().map_err(db_err)?;
-            return Ok(RotateOutcome::Reused);
+            return Ok(RotateOutcome::Reused {
+                family: record.family,
+            });
         }
         if record.client_id != rotate.client_id {
             return Ok(RotateOutcome::WrongClient);
@@ -92,12 +94,7 @@ impl RefreshStore for EmbeddedRefreshStore {
             rotated: true,
             ..record.clone()
         };
-        let replacement = RefreshRecord {
-            issued_at: rotate.now,
-            expires_at: rotate.expires_at,
-            rotated: false,
-            ..record.clone()
-        };
+        let replacement = record.successor(rotate.now, rotate.expires_at);
         put(&txn, rotate.presented, &marked)?;
         put(&txn, rotate.replacement, &replacement)?;
         txn.commit().map_err(db_err)?;
@@ -118,7 +115,9 @@ impl RefreshStore for EmbeddedRefreshStore {
         }
         delete_family(&txn, &record.family)?;
         txn.commit().map_err(db_err)?;
-        Ok(Revocation::Revoked)
+        Ok(Revocation::Revoked {
+            family: record.family,
+        })
     }
 
     fn revoke_subject(&mut self, subject: &str) -> Result<usize, StoreError> {

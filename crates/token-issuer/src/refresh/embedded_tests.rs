@@ -10,6 +10,7 @@ fn record(family: &str, expires_at: u64) -> RefreshRecord {
         issued_at: 100,
         expires_at,
         rotated: false,
+        family_expires_at: None,
     }
 }
 
@@ -85,7 +86,9 @@ fn reuse_revokes_the_whole_family() {
     // t1 presented again: reuse; t2 (the legitimate successor) dies with it.
     assert_eq!(
         rotate(&mut store, &t1, &t3, "app", 11),
-        RotateOutcome::Reused
+        RotateOutcome::Reused {
+            family: "f".to_owned()
+        }
     );
     assert_eq!(store.get(&t2).unwrap(), None);
     assert_eq!(store.get(&t3).unwrap(), None);
@@ -162,7 +165,9 @@ fn revoke_family_deletes_every_member() {
     assert!(store.get(&t2).unwrap().is_some());
     assert_eq!(
         store.revoke_family(&t2, "app").unwrap(),
-        Revocation::Revoked
+        Revocation::Revoked {
+            family: "f".to_owned()
+        }
     );
     assert_eq!(store.get(&t1).unwrap(), None);
     assert_eq!(store.get(&t2).unwrap(), None);
@@ -251,4 +256,32 @@ fn only_the_hash_is_stored() {
     let bytes = std::fs::read(dir.path().join("refresh.redb")).unwrap();
     assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
     assert!(!format!("{:?}", TokenHash::of(token)).contains(token));
+}
+
+#[test]
+fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
+    let (_dir, mut store) = open();
+    let (t1, t2, t3) = (
+        TokenHash::of("t1"),
+        TokenHash::of("t2"),
+        TokenHash::of("t3"),
+    );
+    let first = RefreshRecord {
+        family_expires_at: Some(600),
+        ..record("f", 1000)
+    };
+    store.insert(&t1, &first).unwrap();
+    // Rotated at 500 with a fresh lifetime of 1000 s: the successor still ends with the family.
+    assert!(matches!(
+        rotate(&mut store, &t1, &t2, "app", 500),
+        RotateOutcome::Rotated { .. }
+    ));
+    let successor = store.get(&t2).unwrap().unwrap();
+    assert_eq!(successor.expires_at, 600);
+    assert_eq!(successor.family_expires_at, Some(600));
+    // At the family's end the successor is expired: the sign-in is over.
+    assert_eq!(
+        rotate(&mut store, &t2, &t3, "app", 600),
+        RotateOutcome::Expired
+    );
 }

@@ -75,6 +75,29 @@ pub struct RefreshRecord {
     pub expires_at: u64,
     /// Whether the token has already been exchanged; presenting it again is a reuse.
     pub rotated: bool,
+    /// When the whole family ends, however often it is rotated: the absolute lifetime of one
+    /// sign-in (`tokens.refresh_family_lifetime_secs` after the password grant). No token of
+    /// the family expires later. `None` only in records written before the limit existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_expires_at: Option<u64>,
+}
+
+// === impl RefreshRecord ===
+
+impl RefreshRecord {
+    /// The record of the token that replaces this one at `now`: same family, subject, client
+    /// and original scopes, not rotated, expiring at `expires_at` or at the end of the
+    /// family's absolute lifetime, whichever comes first (rotation never extends a family).
+    pub fn successor(&self, now: u64, expires_at: u64) -> RefreshRecord {
+        RefreshRecord {
+            issued_at: now,
+            expires_at: self
+                .family_expires_at
+                .map_or(expires_at, |end| expires_at.min(end)),
+            rotated: false,
+            ..self.clone()
+        }
+    }
 }
 
 /// The result of presenting a refresh token for rotation.
@@ -94,7 +117,10 @@ pub enum RotateOutcome {
     /// The token was issued to another client; nothing changed.
     WrongClient,
     /// The token had already been rotated: its whole family is now revoked.
-    Reused,
+    Reused {
+        /// The revoked family; the caller revokes its access tokens too.
+        family: String,
+    },
     /// The caller's decision refused the refresh (user gone, scope too wide); nothing changed.
     Refused(TokenError),
 }
@@ -176,10 +202,13 @@ pub trait RefreshStore: Send + 'static {
 }
 
 /// What a family revocation found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
     /// The token was known; its whole family is gone.
-    Revoked,
+    Revoked {
+        /// The revoked family; the caller revokes its access tokens too.
+        family: String,
+    },
     /// No such token (never issued, already revoked or pruned).
     Unknown,
     /// The token belongs to another client; nothing was changed.

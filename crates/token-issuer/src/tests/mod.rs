@@ -5,6 +5,8 @@
 mod pool;
 mod quickstart;
 mod refresh;
+mod throttle;
+mod trust;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,11 +63,36 @@ pub(crate) fn cheap_quickstart() -> PolicyDocument {
     doc
 }
 
+/// Records the families the service asks to revoke (the server passes the scope validator).
+#[derive(Default)]
+pub(crate) struct RecordedFamilies(pub(crate) std::sync::Mutex<Vec<(String, u64)>>);
+
+impl crate::FamilyRevoker for RecordedFamilies {
+    fn revoke_family(
+        &self,
+        family: String,
+        last_exp: u64,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+        self.0.lock().unwrap().push((family, last_exp));
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Links for a service under test: families recorded in `families`, no shared throttle.
+pub(crate) fn links(families: &Arc<RecordedFamilies>) -> crate::Links {
+    crate::Links {
+        families: Arc::clone(families) as Arc<dyn crate::FamilyRevoker>,
+        throttle: None,
+    }
+}
+
 /// A running service with a settable clock and a fresh refresh store.
 pub(crate) struct Harness {
     pub(crate) service: TokenService,
     pub(crate) keys: Arc<ArcSwap<KeySet>>,
     pub(crate) config: IssuerConfig,
+    /// The families the service revoked access tokens of.
+    pub(crate) families: Arc<RecordedFamilies>,
     clock: Arc<AtomicU64>,
     _dir: tempfile::TempDir,
 }
@@ -85,11 +112,13 @@ impl Harness {
         let keys = Arc::new(ArcSwap::from_pointee(KeySet::new(key)));
         let clock = Arc::new(AtomicU64::new(T0));
         let now = Arc::clone(&clock);
+        let families = Arc::new(RecordedFamilies::default());
         let service = TokenService::start_with_clock(
             config.clone(),
             policy,
             Arc::clone(&keys),
             Box::new(store),
+            links(&families),
             Arc::new(move || now.load(Ordering::SeqCst)),
         )
         .unwrap();
@@ -97,6 +126,7 @@ impl Harness {
             service,
             keys,
             config,
+            families,
             clock,
             _dir: dir,
         }

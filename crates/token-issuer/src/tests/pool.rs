@@ -184,7 +184,14 @@ fn start_needs_a_system_and_a_sane_config() {
         let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
         let keys = Arc::new(ArcSwap::from_pointee(KeySet::new(key)));
         let store = EmbeddedRefreshStore::open(dir.path()).unwrap();
-        TokenService::start(config, policy, keys, Box::new(store)).map(|_| ())
+        TokenService::start(
+            config,
+            policy,
+            keys,
+            Box::new(store),
+            super::links(&Default::default()),
+        )
+        .map(|_| ())
     };
     assert!(matches!(
         start(IssuerConfig::default()),
@@ -269,6 +276,7 @@ async fn client_credentials_never_reach_the_actor() {
         policy,
         keys,
         Box::new(UnreachableStore),
+        super::links(&Default::default()),
     )
     .unwrap();
     let cc = TokenRequest::parse(

@@ -86,7 +86,19 @@ pub const INTERNAL_SCOPES: &[InternalScope] = &[
         name: "Revoke tokens",
         description: "Revoke access and refresh tokens",
     },
+    InternalScope {
+        key: INTROSPECT_SCOPE,
+        name: "Introspect tokens",
+        description: "Introspect (RFC 7662) tokens issued to other clients: for resource \
+                      servers. A client whose roles permit this scope may introspect any token; \
+                      every client may introspect its own",
+    },
 ];
+
+/// Lets a client introspect tokens issued to other clients (`POST /oauth2/introspect`, RFC
+/// 7662 §4): the client's own roles must permit it (bound to one of them, or to a permission
+/// one of them holds; not open, not through the allowlist).
+pub const INTROSPECT_SCOPE: &str = "internal_token_introspect";
 
 /// A part of the admin API, with the one scope that manages it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,8 @@
 //! - [`bootstrap`]: the bootstrap administrator from `[admin]`, ensured at startup and import.
 //! - [`openapi`]: the OpenAPI 3 document at `/api/v1/openapi.json`.
 //! - [`scopes`], [`roles`], [`users`], [`clients`], [`apis`], [`allowlist`], [`policy`],
-//!   [`revocations`]: one file per resource group, each with its JSON schema types.
+//!   [`revocations`], [`lockouts`]: one file per resource group, each with its JSON schema
+//!   types.
 
 pub mod access;
 pub mod allowlist;
@@ -30,6 +31,7 @@ pub mod clients;
 pub mod cluster;
 pub mod http;
 pub mod keys;
+pub mod lockouts;
 pub mod openapi;
 pub mod policy;
 pub mod problem;
@@ -247,6 +249,15 @@ route_table! {
     }
     "/cluster/status" {
         GET Access::View(Area::Policy) => cluster::status;
+    }
+    "/lockouts" {
+        GET Access::View(Area::Users) => lockouts::list;
+    }
+    "/lockouts/users/{username}" {
+        DELETE Access::Manage(Area::Users) => lockouts::clear_user;
+    }
+    "/lockouts/sources/{client_id}/{address}" {
+        DELETE Access::Manage(Area::Clients) => lockouts::clear_source;
     }
 }
 

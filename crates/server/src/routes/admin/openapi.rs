@@ -19,8 +19,8 @@ use utoipa::{Modify, OpenApi};
 use super::access::{Access, Area, INTERNAL_SCOPES};
 use super::problem::{FieldError, ProblemDetails};
 use super::{
-    PREFIX, ROUTES, allowlist, apis, clients, cluster, keys, policy, revocations, roles, scopes,
-    users,
+    PREFIX, ROUTES, allowlist, apis, clients, cluster, keys, lockouts, policy, revocations, roles,
+    scopes, users,
 };
 
 /// The name of the security scheme every protected route refers to.
@@ -49,6 +49,7 @@ pub const SECURITY_SCHEME: &str = "scopegate";
         revocations::revoke_token, revocations::revoke_subject,
         keys::list, keys::rotate,
         cluster::status,
+        lockouts::list, lockouts::clear_user, lockouts::clear_source,
     ),
     // Referenced by hand (the problem answers) or from query parameters, which utoipa does not
     // collect by itself.
@@ -65,6 +66,7 @@ pub const SECURITY_SCHEME: &str = "scopegate";
         (name = "revocations", description = "Revocation of a token, or of everything issued to a subject"),
         (name = "keys", description = "Signing keys: the ring (pending, active, retiring) and rotation"),
         (name = "cluster", description = "This node's policy version, applied versions and Redis state"),
+        (name = "lockouts", description = "Sign-in throttle lockouts of usernames and of clients from an address"),
         (name = "meta", description = "This document"),
     )
 )]
