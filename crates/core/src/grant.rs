@@ -30,14 +30,18 @@ pub enum GrantError {
     /// Nothing requested could be granted and the policy says to refuse.
     #[error("none of the requested scopes can be granted")]
     NothingGranted,
-    /// A refresh asked for a scope the original grant did not include (RFC 6749 §6).
-    #[error("scope {0:?} was not granted originally")]
+    /// A refresh asked for a scope the original grant did not include (RFC 6749 §6). The
+    /// message does not repeat the scope: error descriptions never echo client input.
+    #[error("a requested scope was not in the original grant (RFC 6749 section 6)")]
     ExceedsOriginal(String),
 }
 
 /// A malformed `scope` parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scope token {token:?} has characters outside RFC 6749 section 3.3")]
+#[error(
+    "the scope parameter has a character outside RFC 6749 section 3.3 (scope tokens are \
+     printable ASCII without space, double quote or backslash)"
+)]
 pub struct ScopeSyntaxError {
     /// The offending token, cut to 64 characters.
     pub token: String,

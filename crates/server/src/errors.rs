@@ -230,6 +230,32 @@ pub fn deny_body(deny: &scopegate_scope_validator::Deny) -> serde_json::Value {
     body
 }
 
+/// What is wrong with a JSON body, in words that never repeat the body: the kind of problem
+/// and where (line and column). Only a missing field is named (by this server's own schema).
+pub fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
+    let message = e.to_string();
+    match e.classify() {
+        Category::Io => "the JSON body could not be read".to_owned(),
+        Category::Eof => format!("the JSON body ends early ({at})"),
+        Category::Syntax => format!("the body is not valid JSON ({at})"),
+        Category::Data => match message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+        {
+            Some((field, _)) => format!("the JSON body lacks the field {field}"),
+            None if message.starts_with("unknown field") => {
+                format!("the JSON body has a field this endpoint does not accept ({at})")
+            }
+            None if message.starts_with("invalid type") || message.starts_with("invalid value") => {
+                format!("a value in the JSON body has the wrong type or form ({at})")
+            }
+            None => format!("the JSON body does not have the shape this endpoint expects ({at})"),
+        },
+    }
+}
+
 /// Text fit for an `error_description` (RFC 6749 §5.2, RFC 6750 §3) and for a quoted-string
 /// in a header: only the characters %x20-21 / %x23-5B / %x5D-7E. A double quote becomes a
 /// single one, anything else outside the set (backslash, control characters, non-ASCII)
@@ -253,6 +279,42 @@ pub fn description_text(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_problems_say_what_and_where_without_repeating_the_body() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            method: String,
+            count: u8,
+        }
+        let problem = |text: &str| json_problem(&serde_json::from_str::<Body>(text).unwrap_err());
+        assert_eq!(
+            problem(r#"{"count": 1}"#),
+            "the JSON body lacks the field method"
+        );
+        for (text, start) in [
+            (
+                r#"{"zqx": 1}"#,
+                "the JSON body has a field this endpoint does not accept",
+            ),
+            (
+                r#"{"method": "zqx", "count": "zqx"}"#,
+                "a value in the JSON body has the wrong type",
+            ),
+            (
+                r#"{"method": "zqx", "count": 999}"#,
+                "a value in the JSON body has the wrong type",
+            ),
+            (r#"{"zqx"#, "the JSON body ends early"),
+            (r#"zqx"#, "the body is not valid JSON (line 1 column 1)"),
+        ] {
+            let p = problem(text);
+            assert!(p.starts_with(start), "{text}: {p}");
+            assert!(!p.contains("zqx"), "{p}");
+        }
+    }
 
     #[test]
     fn descriptions_keep_to_the_rfc_6749_character_set() {

@@ -204,7 +204,16 @@ fn json_config(limit: usize) -> web::JsonConfig {
                 | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
                     ApiError::PayloadTooLarge { limit }
                 }
-                other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+                actix_web::error::JsonPayloadError::Deserialize(e) => {
+                    ApiError::BadRequest(crate::errors::json_problem(e))
+                }
+                actix_web::error::JsonPayloadError::ContentType => ApiError::BadRequest(
+                    "the request body must be application/json (Content-Type)".to_owned(),
+                ),
+                other => {
+                    tracing::debug!(error = %other, "reading a JSON body failed");
+                    ApiError::BadRequest("the JSON body could not be read".to_owned())
+                }
             };
             api.into()
         })

@@ -300,6 +300,143 @@ fn a_change_on_one_node_is_in_force_on_the_others() {
     }
 }
 
+/// A grant family revoked on one node (RFC 7009 revocation, or reuse detection) takes its access
+/// tokens with it on every node; the sign-in throttle counts failures across nodes, and per
+/// node while Redis is down.
+#[test]
+fn families_and_the_sign_in_throttle_are_the_clusters() {
+    let mut cluster = TestCluster::new();
+    let a = cluster.node("a");
+    let b = cluster.node("b");
+    let orders = |node: &Node, token: &str| check(node, token, "GET", "/shopping/1.0.0/orders");
+
+    // Revoked on A, refused on B, where it was verified (and cached) before.
+    let signed_in = password_token(&a, "harry", "harry123", "order_view");
+    let access = signed_in["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let refresh = signed_in["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(orders(&b, &access).status(), 200);
+    let resp = http()
+        .post(a.url("/oauth2/revoke"))
+        .basic_auth("shopping-app", Some("shopping-secret"))
+        .form(&[("token", refresh.as_str())])
+        .send()
+        .expect("revoke");
+    assert_eq!(resp.status(), 200);
+    eventually("B refuses the revoked family's access token", || {
+        orders(&b, &access).status() == 401
+    });
+
+    // Rotated on B, the old refresh token reused on A: both access tokens die everywhere.
+    let signed_in = password_token(&a, "paul", "paul123", "order_view");
+    let first = signed_in["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let r1 = signed_in["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let refresh_form = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", token.to_owned()),
+        ]
+    };
+    let rotated = http()
+        .post(b.url("/oauth2/token"))
+        .basic_auth("shopping-app", Some("shopping-secret"))
+        .form(&refresh_form(&r1))
+        .send()
+        .expect("refresh");
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().expect("json");
+    let second = rotated["access_token"].as_str().expect("access").to_owned();
+    for node in [&a, &b] {
+        assert_eq!(orders(node, &second).status(), 200);
+    }
+    let reused = http()
+        .post(a.url("/oauth2/token"))
+        .basic_auth("shopping-app", Some("shopping-secret"))
+        .form(&refresh_form(&r1))
+        .send()
+        .expect("reuse");
+    assert_eq!(reused.status(), 400);
+    for node in [&a, &b] {
+        for token in [&first, &second] {
+            eventually("the reused family's access tokens are refused", || {
+                orders(node, token).status() == 401
+            });
+        }
+    }
+
+    // Five wrong passwords, alternating nodes: the cluster counts them together, so the right
+    // password is refused on either node.
+    for node in [&a, &b, &a, &b, &a] {
+        let resp = token_response(
+            node,
+            ("shopping-app", "shopping-secret"),
+            &[
+                ("grant_type", "password"),
+                ("username", "alex"),
+                ("password", "guess"),
+            ],
+        );
+        assert_eq!(resp.status(), 400);
+    }
+    for node in [&a, &b] {
+        let resp = token_response(
+            node,
+            ("shopping-app", "shopping-secret"),
+            &[
+                ("grant_type", "password"),
+                ("username", "alex"),
+                ("password", "alex123"),
+            ],
+        );
+        assert_eq!(resp.status(), 400, "alex is locked on every node");
+        assert!(resp.headers().contains_key("retry-after"));
+    }
+    let op = admin_token(&b);
+    let listed: Value = admin(&b, &op, reqwest::Method::GET, "/lockouts", None)
+        .json()
+        .expect("json");
+    assert_eq!(listed["lockouts"][0]["username"], "alex");
+
+    // Redis down: each node counts on its own. Rick locked on A only.
+    cluster.redis.kill();
+    for _ in 0..5 {
+        token_response(
+            &a,
+            ("shopping-app", "shopping-secret"),
+            &[
+                ("grant_type", "password"),
+                ("username", "rick"),
+                ("password", "guess"),
+            ],
+        );
+    }
+    let right = |node: &Node| {
+        token_response(
+            node,
+            ("shopping-app", "shopping-secret"),
+            &[
+                ("grant_type", "password"),
+                ("username", "rick"),
+                ("password", "rick123"),
+            ],
+        )
+        .status()
+    };
+    assert_eq!(right(&a), 400, "locked on the node that counted");
+    assert_eq!(right(&b), 200, "the other node counted nothing");
+}
+
 #[test]
 fn nodes_ride_out_redis_and_node_failures_and_catch_up() {
     let mut cluster = TestCluster::new();

@@ -143,6 +143,60 @@ fn logs_never_contain_passwords_secrets_or_tokens() {
     }
 }
 
+/// Sends `n` password grants with a wrong password for `user`.
+fn wrong_passwords(node: &Node, user: &str, n: usize) {
+    for _ in 0..n {
+        let resp = client()
+            .post(node.url("/oauth2/token"))
+            .basic_auth("shopping-app", Some("shopping-secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", "guess"),
+            ])
+            .send()
+            .expect("token request");
+        assert_eq!(resp.status(), 400);
+    }
+}
+
+#[test]
+fn token_answers_log_at_debug_and_security_events_at_info() {
+    let throttle = "[tokens.throttle]\nuser_failures = 2\n";
+    // At info (the default): no line per token request, one line per lockout.
+    let (_dir, config) = config_dir(&format!("[log]\nlevel = \"info\"\n{throttle}"));
+    let node = Node::start(&config, &[]);
+    for _ in 0..20 {
+        token(&node, &[("grant_type", "client_credentials")]);
+    }
+    wrong_passwords(&node, "alex", 3);
+    let logs = node.kill();
+    assert!(!logs.contains("token issued"), "{logs}");
+    assert!(!logs.contains("token refused"), "{logs}");
+    let lockouts: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("sign-in throttle: too many failures, locked"))
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{logs}");
+    assert!(
+        lockouts[0].contains("alex"),
+        "the lockout names the user: {logs}"
+    );
+
+    // At debug, a refused grant names the username and the client, never the password.
+    let (_dir, config) = config_dir("[log]\nlevel = \"info,scopegate_token_issuer=debug\"\n");
+    let node = Node::start(&config, &[]);
+    wrong_passwords(&node, "paul", 1);
+    let logs = node.kill();
+    let refused = logs
+        .lines()
+        .find(|l| l.contains("token refused"))
+        .unwrap_or_else(|| panic!("no refused line: {logs}"));
+    assert!(refused.contains("paul"), "{refused}");
+    assert!(refused.contains("shopping-app"), "{refused}");
+    assert!(!logs.contains("guess"), "the log holds the password");
+}
+
 #[test]
 fn a_corrupt_data_directory_stops_startup_with_a_clear_error() {
     let (dir, config) = config_dir("");

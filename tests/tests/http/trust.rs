@@ -94,6 +94,23 @@ async fn a_wrong_token_type_hint_never_leaves_a_token_valid() {
 }
 
 #[actix_web::test]
+async fn the_admin_revocation_route_treats_the_hint_as_a_hint_too() {
+    let app = spawn_app_with(&admin_config()).await;
+    let admin = Admin::bootstrap(&app).await;
+    let (paul, _) = sign_in(&app, "paul", "order_view").await;
+    let resp = admin
+        .post(
+            "/revocations/tokens",
+            json!({"token": paul, "token_type_hint": "refresh_token"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let revoked: Value = resp.json().await.expect("json");
+    assert_eq!(revoked["token_type"], "access_token");
+    assert_eq!(status_of_check(&app, &paul).await, 401);
+}
+
+#[actix_web::test]
 async fn revoking_a_refresh_token_revokes_every_access_token_of_its_grant() {
     let app = spawn_app().await;
     let (first, r1) = sign_in(&app, "harry", "order_view").await;

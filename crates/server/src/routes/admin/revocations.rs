@@ -40,7 +40,7 @@ pub struct RevokeTokenRequest {
     /// The access or refresh token, as issued.
     #[schema(write_only)]
     pub token: String,
-    /// Optional hint; `refresh_token` skips the access-token check.
+    /// Optional, and only a hint (RFC 7009 §2.1): the token is looked for as both kinds.
     #[serde(default)]
     pub token_type_hint: Option<TokenKind>,
 }
@@ -73,10 +73,9 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, ApiError> {
     let body: RevokeTokenRequest = json_body(&req, payload, ctx.max_json_bytes).await?;
     let token = body.token.trim();
-    let access = match body.token_type_hint {
-        Some(TokenKind::RefreshToken) => None,
-        _ => Some(ctx.validator.authenticate(token, unix_now())),
-    };
+    // A hint never hides a token of the other kind: an access token is verified locally (no
+    // round trip), so it is always looked for first.
+    let access = Some(ctx.validator.authenticate(token, unix_now()));
     let revoked = match access {
         Some(Ok(principal)) => {
             let claims = &principal.claims;
