@@ -58,6 +58,7 @@ pub struct ServerSettings {
     /// believed: a request from one of them is counted by the sign-in throttle against the
     /// client address the proxies report; any other request against its peer address. Empty
     /// (the default): `X-Forwarded-For` is ignored, since anyone can send it.
+    #[serde(deserialize_with = "addresses_or_blocks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
@@ -73,6 +74,26 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// A list of IP addresses (`192.168.1.7`, one host) or CIDR blocks (`10.0.0.0/8`).
+fn addresses_or_blocks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let items: Vec<String> = Deserialize::deserialize(deserializer)?;
+    items
+        .iter()
+        .map(|item| {
+            let item = item.trim();
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(
+                        "expected an IP address (192.168.1.7) or a CIDR block (10.0.0.0/8)",
+                    )
+                })
+        })
+        .collect()
 }
 
 /// `[log]`
@@ -317,6 +338,28 @@ mod tests {
             s.cluster.redis_password_file,
             Some(dir.path().join("secrets/redis-password"))
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("scopegate.toml");
+        std::fs::write(
+            &file,
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\", \"::1\"]\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&file), HashMap::new(), Path::new("/")).expect("loads");
+        let nets: Vec<String> = s
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
+        std::fs::write(&file, "[server]\ntrusted_proxies = [\"proxy.local\"]\n").expect("write");
+        let err = Settings::load(Some(&file), HashMap::new(), Path::new("/")).expect_err("a name");
+        assert!(err.to_string().contains("CIDR"), "{err}");
     }
 
     #[test]

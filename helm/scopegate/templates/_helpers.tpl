@@ -131,11 +131,24 @@ scopegate.secretKey with (dict "root" $ "item" "signingKey").
 {{- end }}
 {{- end }}
 
-{{/* The `key = value` lines of one section from values, skipping nulls and empty strings. */}}
+{{/* The `key = value` lines of one section from values, skipping nulls, empty strings and
+sub-tables (written by "scopegate.tomlTables" after the section). */}}
 {{- define "scopegate.tomlEntries" -}}
 {{- range $key, $value := . }}
-{{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value ""))) }}
+{{- if not (or (kindIs "invalid" $value) (kindIs "map" $value) (and (kindIs "string" $value) (eq $value ""))) }}
 {{ $key }} = {{ include "scopegate.tomlValue" $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The sub-tables of section `name` (`[tokens.throttle]`), after its own entries. */}}
+{{- define "scopegate.tomlTables" -}}
+{{- $name := .name }}
+{{- range $key, $value := .values }}
+{{- if kindIs "map" $value }}
+
+[{{ $name }}.{{ $key }}]
+{{- include "scopegate.tomlEntries" $value }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -168,6 +181,7 @@ signing_key_file = "{{ include "scopegate.secretsDir" . }}/{{ include "scopegate
 
 [tokens]
 {{- include "scopegate.tomlEntries" $c.tokens }}
+{{- include "scopegate.tomlTables" (dict "name" "tokens" "values" $c.tokens) }}
 
 [validation]
 {{- include "scopegate.tomlEntries" $c.validation }}

@@ -326,6 +326,23 @@ fn the_sentinel_configuration_lands_every_value_where_intended() {
         (120, 5_000)
     );
     assert_eq!((t.hash_workers, t.hash_queue), (2, 32));
+    assert_eq!(t.refresh_family_lifetime_secs, 604_800);
+    assert_eq!((t.max_scopes_per_token, t.max_token_bytes), (100, 4_096));
+    let th = &t.throttle;
+    assert!(th.enabled);
+    assert_eq!((th.user_failures, th.source_failures), (8, 40));
+    assert_eq!(
+        (th.window_secs, th.lockout_secs, th.max_lockout_secs),
+        (600, 30, 1_800)
+    );
+    assert_eq!(
+        s.server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["10.0.0.0/8", "192.168.1.7/32"]
+    );
     let v = &s.validation;
     assert_eq!((v.leeway_secs, v.cache_capacity), (10, 50_000));
     assert_eq!(format!("{:?}", v.unmatched_path), "Allow");
@@ -377,12 +394,22 @@ fn every_setting_the_schema_allows_is_one_the_server_accepts() {
     assert!(sections.len() >= 7, "{sections:?}");
     for (section, spec) in sections {
         assert_eq!(spec["additionalProperties"], false, "[{section}] is strict");
-        for key in spec["properties"].as_object().expect("properties").keys() {
-            assert!(
-                rendered.get(section).is_some_and(|k| k.contains(key)),
-                "config.{section}.{key} is allowed by the schema but not set by \
-                 cluster-sentinel-values.yaml, so nothing shows the server accepts it"
-            );
+        for (key, spec) in spec["properties"].as_object().expect("properties") {
+            // A sub-table (`tokens.throttle`) is its own TOML section: each of its keys.
+            let table = format!("{section}.{key}");
+            let set: Vec<(&str, &str)> = match spec["properties"].as_object() {
+                Some(inner) => inner.keys().map(|k| (table.as_str(), k.as_str())).collect(),
+                None => vec![(section.as_str(), key.as_str())],
+            };
+            for (section, key) in set {
+                assert!(
+                    rendered
+                        .get(section)
+                        .is_some_and(|k| k.iter().any(|k| k == key)),
+                    "config.{section}.{key} is allowed by the schema but not set by \
+                     cluster-sentinel-values.yaml, so nothing shows the server accepts it"
+                );
+            }
         }
     }
     // And the keys the chart writes itself are there.
