@@ -37,8 +37,8 @@ struct Principal<'a> {
 impl Inner {
     /// Authenticates the client and, when `grant` is given, checks it may use it.
     ///
-    /// A client locked by the sign-in throttle from this address is refused before anything
-    /// else. A cached verification (see [`crate::secret_cache`]) skips argon2; otherwise the
+    /// A cached verification (see [`crate::secret_cache`]) skips argon2 and the throttle;
+    /// otherwise a client locked by the sign-in throttle from this address is refused, and the
     /// secret is verified in the hash pool, once for concurrent requests presenting the same
     /// client and secret. An unknown client still costs one (dummy) verification. A failure
     /// counts against the client + address.
@@ -54,21 +54,23 @@ impl Inner {
             client_id: creds.id.clone(),
             address,
         });
-        if let Some(key) = &source_key
+        let client = policy.client(&creds.id);
+        let cached = client.is_some_and(|c| {
+            self.cache
+                .check(&c.client_id, &creds.secret, &c.secret_hash, now)
+        });
+        // A cached verification proves the secret without argon2 and without the throttle (the
+        // hot path touches neither Redis nor the pool); anything that would run argon2 is
+        // refused first when the client is locked from this address.
+        if !cached
+            && let Some(key) = &source_key
             && let Some(lockout) = self.throttle.locked(std::slice::from_ref(key), now).await
         {
             let password = grant == Some(GrantType::Password);
             return Err(TokenError::throttled(password, now, lockout.until));
         }
-        let client = policy.client(&creds.id);
         let verified = match client {
-            Some(c)
-                if self
-                    .cache
-                    .check(&c.client_id, &creds.secret, &c.secret_hash, now) =>
-            {
-                true
-            }
+            _ if cached => true,
             Some(c) => {
                 let ok = self
                     .cache

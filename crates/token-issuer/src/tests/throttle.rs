@@ -102,14 +102,19 @@ async fn spraying_many_usernames_from_one_address_locks_that_client_and_address(
         .await
         .unwrap_err();
     assert_eq!(err.outcome(), "throttled");
-    // ... and for a client_credentials request of the same client (it is the client that is
-    // locked from there), answered as a client-authentication failure.
-    let cc = cc_body("shopping-app", "shopping-secret", "");
-    let err = from(&h, &cc, "203.0.113.7").await.unwrap_err();
+    // ... and any guess at the client's secret from there, answered as a client-authentication
+    // failure before argon2. (A secret already proven and cached is no guess: it still gets a
+    // client_credentials token, and the hot path never asks the throttle.)
+    let verified = h.service.hash_verifications();
+    let guess = cc_body("shopping-app", "guessed-secret", "");
+    let err = from(&h, &guess, "203.0.113.7").await.unwrap_err();
     assert_eq!(
         (err.code(), err.status(), err.outcome()),
         ("invalid_client", 401, "throttled")
     );
+    assert_eq!(h.service.hash_verifications(), verified);
+    let cc = cc_body("shopping-app", "shopping-secret", "");
+    assert!(from(&h, &cc, "203.0.113.7").await.is_ok());
     // Another address, or another client from that address, is not.
     assert!(
         from(&h, &password_body("alex", ""), "203.0.113.8")
@@ -214,4 +219,88 @@ async fn concurrent_first_requests_of_one_client_share_one_argon2_run() {
     let mixed = futures_util::future::join(h.token(&wrong_body), h.token(&body)).await;
     assert_eq!(mixed.0.unwrap_err().code(), "invalid_client");
     assert!(mixed.1.is_ok());
+}
+
+/// A shared throttle store that only counts how often it is asked.
+#[derive(Default)]
+struct Counting(std::sync::atomic::AtomicUsize);
+
+impl crate::ThrottleStore for Counting {
+    fn locked<'a>(
+        &'a self,
+        _: &'a [ThrottleKey],
+        _: u64,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<Option<crate::Lockout>, crate::ThrottleUnavailable>,
+    > {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::ready(Ok(None)))
+    }
+    fn record_failure<'a>(
+        &'a self,
+        _: &'a [ThrottleKey],
+        _: u64,
+    ) -> futures_util::future::BoxFuture<'a, Result<Vec<crate::Lockout>, crate::ThrottleUnavailable>>
+    {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+    fn record_success<'a>(
+        &'a self,
+        _: &'a ThrottleKey,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), crate::ThrottleUnavailable>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn clear<'a>(
+        &'a self,
+        _: &'a ThrottleKey,
+        _: u64,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, crate::ThrottleUnavailable>> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
+    fn lockouts(
+        &self,
+        _: u64,
+    ) -> futures_util::future::BoxFuture<'_, Result<Vec<crate::Lockout>, crate::ThrottleUnavailable>>
+    {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+}
+
+#[actix::test]
+async fn cached_client_credentials_never_ask_the_shared_throttle() {
+    let shared = Arc::new(Counting::default());
+    let policy = PolicyReader::fixed(Policy::from_document(1, cheap_quickstart()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedRefreshStore::open(dir.path()).unwrap();
+    let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let keys = Arc::new(ArcSwap::from_pointee(KeySet::new(key)));
+    let links = crate::Links {
+        families: Arc::new(RecordedFamilies::default()),
+        throttle: Some(Arc::clone(&shared) as Arc<dyn crate::ThrottleStore>),
+    };
+    let service = TokenService::start(
+        IssuerConfig::default(),
+        policy,
+        keys,
+        Box::new(store),
+        links,
+    )
+    .unwrap();
+    let body = cc_body("inventory-service", "inventory-secret", "order_view");
+    let request = || {
+        TokenRequest::parse(body.as_bytes(), None)
+            .unwrap()
+            .with_source(Some("198.51.100.9".parse().unwrap()))
+    };
+    // The first request verifies the secret: it asks the throttle once.
+    service.token(request()).await.unwrap();
+    assert_eq!(shared.0.load(Ordering::SeqCst), 1);
+    // Cached from then on: no call at all (in a cluster, no Redis round trip).
+    for _ in 0..20 {
+        service.token(request()).await.unwrap();
+    }
+    assert_eq!(shared.0.load(Ordering::SeqCst), 1);
 }
