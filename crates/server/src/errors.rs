@@ -25,6 +25,10 @@ pub enum ApiError {
     /// The request is malformed in a way no endpoint-specific code covers.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body did not arrive within `server.body_read_timeout_ms` (408; the
+    /// connection is closed by [`crate::limits`]).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No route matches the path.
     #[error("no such endpoint")]
     NotFound,
@@ -53,7 +57,9 @@ impl ApiError {
     pub fn code(&self) -> &str {
         match self {
             Self::Token(e) => e.code(),
-            Self::PayloadTooLarge { .. } | Self::BadRequest(_) => "invalid_request",
+            Self::PayloadTooLarge { .. } | Self::BadRequest(_) | Self::RequestTimeout(_) => {
+                "invalid_request"
+            }
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unexpected(_) => "server_error",
@@ -70,6 +76,7 @@ impl ResponseError for ApiError {
             }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,6 +5,7 @@ mod authz;
 mod edge;
 mod endpoints;
 mod errors;
+mod hygiene;
 mod jwks;
 mod metrics;
 mod proxies;

@@ -101,8 +101,10 @@ pub async fn read_body(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| match crate::limits::body_timeout(&e) {
+            Some(why) => ApiError::RequestTimeout(why),
+            None => ApiError::BadRequest(format!("could not read the request body: {e}")),
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }

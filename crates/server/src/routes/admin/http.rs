@@ -58,6 +58,7 @@ pub async fn body_bytes(
                 ProblemKind::PayloadTooLarge,
                 format!("the request body exceeds {limit} bytes (server.max_json_bytes)"),
             ),
+            ApiError::RequestTimeout(why) => Problem::new(ProblemKind::RequestTimeout, why),
             other => Problem::new(ProblemKind::InvalidBody, other.to_string()),
         })
 }
