@@ -34,6 +34,8 @@ pub struct Issuer(pub String);
 pub struct Limits {
     /// Largest form body, bytes.
     pub max_form_bytes: usize,
+    /// Largest JSON body, bytes.
+    pub max_json_bytes: usize,
 }
 
 /// A built, bound, not yet running scopegate node.
@@ -137,6 +139,7 @@ impl Application {
 
         let limits = Limits {
             max_form_bytes: settings.server.max_form_bytes,
+            max_json_bytes: settings.server.max_json_bytes,
         };
         let max_json = settings.server.max_json_bytes;
         let server_settings = &settings.server;

@@ -152,11 +152,11 @@ impl From<Decision> for Answer {
 /// well formed: the decision is in the body.
 pub async fn decide(
     req: HttpRequest,
-    body: web::Json<DecideRequest>,
+    body: super::json::Json<DecideRequest>,
     validator: web::Data<ScopeValidator>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let token = body.token.as_deref().or_else(|| bearer(req.headers()));
     let now = unix_now();
     let decide = |method: &str, path: &str| {

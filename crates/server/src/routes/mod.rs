@@ -10,6 +10,7 @@ pub mod admin;
 pub mod authz;
 pub mod health;
 pub mod introspect;
+pub mod json;
 pub mod jwks;
 pub mod metadata;
 pub mod token;
