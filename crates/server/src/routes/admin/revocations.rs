@@ -178,6 +178,14 @@ pub async fn revoke_subject(
                 .into(),
         );
     }
+    if subject.chars().any(char::is_control) {
+        return Err(Problem::new(
+            ProblemKind::ValidationFailed,
+            "the subject has control characters; no token carries such a subject",
+        )
+        .field("subject", "must not contain control characters")
+        .into());
+    }
     let before = unix_now();
     ctx.validator
         .revoke_subject(subject.clone(), before, before.saturating_add(horizon.0))
