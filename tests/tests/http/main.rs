@@ -1,6 +1,7 @@
 //! HTTP tests against a real scopegate node listening on a free port. One binary, many modules.
 
 mod admin;
+mod at_rest;
 mod authz;
 mod edge;
 mod endpoints;
