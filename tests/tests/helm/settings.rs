@@ -556,5 +556,8 @@ async fn the_sentinel_release_reaches_redis_with_the_mounted_password() {
         .await
         .expect("token");
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-    assert_eq!(case.get("Secret")["metadata"]["name"], FULLNAME);
+    assert_eq!(
+        case.template("secret.yaml").expect("the chart's Secret")["metadata"]["name"],
+        FULLNAME
+    );
 }
