@@ -85,7 +85,10 @@ async fn the_image_ships_no_demo_administrator_or_users() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("scopegate.toml");
     std::fs::copy(shipped, &config).expect("copy");
-    let env = [("SCOPEGATE__SERVER__LISTEN".to_owned(), "127.0.0.1:0".to_owned())];
+    let env = [(
+        "SCOPEGATE__SERVER__LISTEN".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    )];
     let settings = scopegate_server::Settings::load(Some(&config), env.into(), dir.path())
         .expect("the image's configuration loads");
     assert_eq!(settings.admin.bootstrap_client_id, None);
