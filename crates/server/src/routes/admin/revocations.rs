@@ -39,6 +39,7 @@ pub enum TokenKind {
 pub struct RevokeTokenRequest {
     /// The access or refresh token, as issued.
     #[schema(write_only)]
+    #[schema(min_length = 1)]
     pub token: String,
     /// Optional hint; `refresh_token` skips the access-token check.
     #[serde(default)]
@@ -143,6 +144,7 @@ pub struct RevocationHorizon(pub u64);
 #[serde(deny_unknown_fields)]
 pub struct RevokeSubjectRequest {
     /// The `sub` claim: a username, or a client id for `client_credentials` tokens.
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub subject: String,
 }
 
