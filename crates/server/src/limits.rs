@@ -86,10 +86,12 @@ pub async fn guard(
             _request: request,
         }));
     }
-    let timed_out = bound_body(&mut req, limits.body_read_timeout);
+    let body = bound_body(&mut req, limits.body_read_timeout);
     let mut response = next.call(req).await?;
-    if timed_out.is_some_and(|t| t.get()) {
-        // The rest of the body may still come; this connection is done.
+    if body.is_some_and(|read_whole| !read_whole.get()) {
+        // Answered before the body was read to its end (too large, too slow, not needed): the
+        // rest of it may still come, so this connection is done, and the client is told so
+        // rather than finding out when it reuses the connection (RFC 9112 section 9.6).
         response
             .response_mut()
             .head_mut()
@@ -154,23 +156,24 @@ fn close_after(response: HttpResponse, conn: Option<ConnHandle>) -> HttpResponse
 }
 
 /// Wraps the request's body (if it has one) so that reading it fails once `timeout` has passed;
-/// the flag tells whether it did.
+/// the flag tells whether it was read to its end.
 fn bound_body(req: &mut ServiceRequest, timeout: Duration) -> Option<Rc<Cell<bool>>> {
     let payload = req.take_payload();
     if matches!(payload, Payload::None) {
         return None;
     }
-    let fired = Rc::new(Cell::new(false));
+    let read_whole = Rc::new(Cell::new(false));
     req.set_payload(Payload::Stream {
         payload: Box::pin(Deadline {
             inner: payload,
             at: Instant::now() + timeout,
             timeout,
             sleep: None,
-            fired: fired.clone(),
+            fired: false,
+            read_whole: read_whole.clone(),
         }),
     });
-    Some(fired)
+    Some(read_whole)
 }
 
 /// The description of a body read that failed because the body took too long, if it did.
@@ -188,7 +191,10 @@ struct Deadline {
     timeout: Duration,
     /// Made only when the body is not all there at once (the common case never arms a timer).
     sleep: Option<Pin<Box<Sleep>>>,
-    fired: Rc<Cell<bool>>,
+    /// The deadline passed (the body ends there).
+    fired: bool,
+    /// The body was read to its end.
+    read_whole: Rc<Cell<bool>>,
 }
 
 impl Stream for Deadline {
@@ -196,10 +202,13 @@ impl Stream for Deadline {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.fired.get() {
+        if this.fired {
             return Poll::Ready(None);
         }
         if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            if item.is_none() {
+                this.read_whole.set(true);
+            }
             return Poll::Ready(item);
         }
         let at = this.at;
@@ -207,7 +216,7 @@ impl Stream for Deadline {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        this.fired.set(true);
+        this.fired = true;
         Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!(

@@ -275,3 +275,19 @@ async fn a_malformed_request_head_gets_400_with_a_json_body() {
     let wire = exchange(app.address, &[b"GET /healthz HTTP/1.1\r\nhost x\r\n\r\n"]).await;
     assert_refusal(&wire, 400, "malformed");
 }
+
+#[actix_web::test]
+async fn an_answer_given_before_the_body_was_read_closes_the_connection() {
+    let app = spawn_app().await;
+    // 413 from the declared length: the body is never read, so the connection cannot carry
+    // another request, and the answer says so.
+    let head = format!(
+        "POST /oauth2/token HTTP/1.1\r\nhost: x\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n",
+        4 * 1024 * 1024
+    );
+    let wire = exchange(app.address, &[head.as_bytes(), b"grant_type="]).await;
+    assert!(wire.closed, "{}", wire.text());
+    assert_eq!(wire.statuses(), [413], "{}", wire.text());
+    assert_eq!(wire.header("connection").as_deref(), Some("close"));
+}
