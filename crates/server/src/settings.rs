@@ -60,6 +60,15 @@ pub struct ServerSettings {
     /// (the default): `X-Forwarded-For` is ignored, since anyone can send it.
     #[serde(deserialize_with = "addresses_or_blocks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a request head may take to arrive, in milliseconds: from the connection's start
+    /// for its first request, from the first byte of the head for later ones (408 and close).
+    pub header_read_timeout_ms: u64,
+    /// How long a request body may take to arrive after its head, in milliseconds (408 and
+    /// close).
+    pub body_read_timeout_ms: u64,
+    /// How long an idle kept-alive connection stays open, in seconds; 0 closes every
+    /// connection after one response.
+    pub keep_alive_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -72,6 +81,9 @@ impl Default for ServerSettings {
             max_json_bytes: 1024 * 1024,
             max_header_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
+            header_read_timeout_ms: 5_000,
+            body_read_timeout_ms: 10_000,
+            keep_alive_secs: 5,
         }
     }
 }

@@ -5,16 +5,23 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, middleware, web};
+use std::time::Duration;
+
+use actix_http::error::DispatchError;
+use actix_http::{Extensions, KeepAlive};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, middleware, web};
 use anyhow::Context;
 use scopegate_core::PolicyDocument;
 use scopegate_policy_store::PolicyStoreHandle;
 use scopegate_scope_validator::{ScopeValidator, ValidatorConfig};
 use scopegate_token_issuer::{FamilyRevoker, IssuerConfig, Links, TokenService};
 
+use crate::connection::{Conn, WireLimits};
 use crate::errors::ApiError;
-use crate::limits::MaxHeaderBytes;
+use crate::limits::RequestLimits;
 use crate::metrics::{Metrics, Probes};
 use crate::routes::source::TrustedProxies;
 use crate::settings::Settings;
@@ -29,6 +36,8 @@ pub struct Issuer(pub String);
 pub struct Limits {
     /// Largest form body, bytes.
     pub max_form_bytes: usize,
+    /// Largest JSON body, bytes.
+    pub max_json_bytes: usize,
 }
 
 /// A built, bound, not yet running scopegate node.
@@ -138,17 +147,36 @@ impl Application {
 
         let limits = Limits {
             max_form_bytes: settings.server.max_form_bytes,
+            max_json_bytes: settings.server.max_json_bytes,
         };
         let max_json = settings.server.max_json_bytes;
-        let max_header = MaxHeaderBytes(settings.server.max_header_bytes);
         let trusted = web::Data::new(TrustedProxies(settings.server.trusted_proxies.clone()));
+        let server_settings = &settings.server;
+        if server_settings.header_read_timeout_ms == 0 || server_settings.body_read_timeout_ms == 0
+        {
+            anyhow::bail!(
+                "server.header_read_timeout_ms and server.body_read_timeout_ms must be at least 1"
+            );
+        }
+        let header_timeout = Duration::from_millis(server_settings.header_read_timeout_ms);
+        let request_limits = RequestLimits {
+            max_header_bytes: server_settings.max_header_bytes,
+            body_read_timeout: Duration::from_millis(server_settings.body_read_timeout_ms),
+        };
+        let keep_alive = match server_settings.keep_alive_secs {
+            0 => KeepAlive::Disabled,
+            secs => KeepAlive::Timeout(Duration::from_secs(secs)),
+        };
+        let wire = WireLimits {
+            header_read_timeout: header_timeout,
+        };
         let issuer = Issuer(issuer);
-        let mut server = HttpServer::new(move || {
+        let app = move || {
             App::new()
-                .wrap(middleware::from_fn(limits::limit_head))
+                .wrap(middleware::from_fn(limits::guard))
                 .wrap(middleware::from_fn(telemetry::log_request))
                 .wrap(middleware::from_fn(metrics::observe_request))
-                .app_data(web::Data::new(max_header))
+                .app_data(web::Data::new(request_limits))
                 .app_data(web::Data::new(token_service.clone()))
                 .app_data(web::Data::new(validator.clone()))
                 .app_data(web::Data::new(reader.clone()))
@@ -165,13 +193,39 @@ impl Application {
                 .app_data(probes.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
-        })
-        .client_request_timeout(std::time::Duration::from_secs(10))
-        .shutdown_timeout(5);
+        };
+        // actix-web's `HttpServer` is this same actix-http HTTP/1 service on actix-server, less
+        // the socket wrapper ([`Conn`]) that closes the gaps its codec leaves (see
+        // `connection.rs`). `AppConfig::default()` only names a host for URL generation when a
+        // request has no `Host` header; nothing here generates URLs.
+        let mut builder = actix_server::Server::build().shutdown_timeout(5);
         if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
+            builder = builder.workers(settings.server.workers);
         }
-        let server = server.listen(listener)?.run();
+        let server = builder
+            .listen("scopegate", listener, move || {
+                let service = actix_http::HttpService::build()
+                    .keep_alive(keep_alive)
+                    .client_request_timeout(header_timeout)
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(address)
+                    .on_connect_ext(|conn: &Conn, data: &mut Extensions| {
+                        data.insert(conn.handle());
+                    })
+                    .h1(map_config(
+                        app()
+                            .into_factory()
+                            .map_err(|err: actix_web::Error| err.error_response()),
+                        |_| AppConfig::default(),
+                    ));
+                fn_service(move |io: TcpStream| {
+                    let conn = Conn::new(io, wire);
+                    let peer = conn.peer_addr();
+                    std::future::ready(Ok::<_, DispatchError>((conn, peer)))
+                })
+                .and_then(service)
+            })?
+            .run();
         Ok(Self {
             address,
             server,
@@ -203,6 +257,12 @@ fn json_config(limit: usize) -> web::JsonConfig {
                 actix_web::error::JsonPayloadError::Overflow { .. }
                 | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
                     ApiError::PayloadTooLarge { limit }
+                }
+                actix_web::error::JsonPayloadError::Payload(payload) => {
+                    match crate::limits::body_timeout(payload) {
+                        Some(why) => ApiError::RequestTimeout(why),
+                        None => ApiError::BadRequest("the JSON body could not be read".to_owned()),
+                    }
                 }
                 actix_web::error::JsonPayloadError::Deserialize(e) => {
                     ApiError::BadRequest(crate::errors::json_problem(e))

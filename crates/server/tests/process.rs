@@ -197,6 +197,49 @@ fn token_answers_log_at_debug_and_security_events_at_info() {
     assert!(!logs.contains("guess"), "the log holds the password");
 }
 
+/// `printf admin-secret | scopegate hash-secret`.
+const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$zxjJxnHjRcUwdYfcrh4xGQ$c8CcC/x8Gmwbw7Frn3dFGvfmQ3fp1kDZFxEYDbc8w9M";
+
+#[test]
+fn input_never_forges_a_log_line_and_piped_logs_have_no_colours() {
+    let (_dir, config) = config_dir(&format!(
+        "[log]\nformat = \"text\"\nlevel = \"info\"\n[admin]\nbootstrap_client_id = \"admin-cli\"\n\
+         bootstrap_client_secret_hash = \"{ADMIN_HASH}\"\n"
+    ));
+    let node = Node::start(&config, &[]);
+    let admin = client()
+        .post(node.url("/oauth2/token"))
+        .basic_auth("admin-cli", Some("admin-secret"))
+        .form(&[("grant_type", "client_credentials"), ("scope", "SYSTEM")])
+        .send()
+        .expect("admin token")
+        .json::<Value>()
+        .expect("json");
+    let admin = admin["access_token"].as_str().expect("token").to_owned();
+    let revoke = |subject: &str| {
+        client()
+            .post(node.url("/api/v1/revocations/subjects"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "subject": subject }))
+            .send()
+            .expect("revoke")
+            .status()
+    };
+    let forged = "alex\n2026-01-01T00:00:00.000000Z  INFO scopegate: FORGED admin logged in";
+    assert_eq!(revoke(forged), 422);
+    assert_eq!(revoke("alex\r\u{1b}[2KFORGED"), 422);
+    assert_eq!(revoke("alex"), 200);
+    let logs = node.kill();
+    assert!(logs.contains("revoked a subject"), "{logs}");
+    for line in logs.lines() {
+        assert!(!line.contains("FORGED"), "a forged line: {line:?}");
+    }
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a piped log: {logs:?}"
+    );
+}
+
 #[test]
 fn a_corrupt_data_directory_stops_startup_with_a_clear_error() {
     let (dir, config) = config_dir("");

@@ -57,6 +57,7 @@ app.kubernetes.io/part-of: scopegate
 {{/* Where the pod sees its files. */}}
 {{- define "scopegate.configDir" -}}/etc/scopegate{{- end }}
 {{- define "scopegate.secretsDir" -}}/run/secrets/scopegate{{- end }}
+{{- define "scopegate.policyDir" -}}/etc/scopegate-policy{{- end }}
 {{- define "scopegate.dataDir" -}}/var/lib/scopegate{{- end }}
 
 {{/* "true" when Redis is configured (cluster mode), "" otherwise. */}}
@@ -169,7 +170,7 @@ listen = "0.0.0.0:8080"
 
 [storage]
 {{- if .Values.policy }}
-policy_file = "{{ include "scopegate.configDir" . }}/policy.toml"
+policy_file = "{{ include "scopegate.policyDir" . }}/policy.toml"
 {{- end }}
 data_dir = "{{ include "scopegate.dataDir" . }}"
 

@@ -299,7 +299,7 @@ fn a_sentinel_cluster_gets_its_secrets_as_files_and_its_identity_from_env() {
             .expect("hash")["valueFrom"],
         json!({"secretKeyRef": {"name": FULLNAME, "key": "bootstrap-client-secret-hash"}})
     );
-    let secret = case.get("Secret");
+    let secret = case.template("secret.yaml").expect("the chart's Secret");
     let keys: BTreeSet<&str> = secret["data"]
         .as_object()
         .expect("data")
@@ -420,7 +420,10 @@ fn the_network_policy_admits_http_and_lets_out_dns_and_redis() {
 #[test]
 fn an_existing_secret_is_mounted_under_its_own_key_names() {
     let case = case("existing-secret-values.yaml");
-    assert!(case.find("Secret").is_none(), "no chart-made Secret");
+    assert!(
+        case.template("secret.yaml").is_none(),
+        "no chart-made Secret"
+    );
     assert_eq!(case.get("Deployment")["spec"]["replicas"], 2);
     assert_eq!(
         case.volume("secrets")["secret"],
@@ -504,6 +507,41 @@ fn embedded_persistence_keeps_the_data_on_a_claim_and_replaces_pods_one_at_a_tim
         json!({"type": "Recreate"})
     );
     assert!(!case.notes().contains("WARNING"), "{}", case.notes());
+}
+
+#[test]
+fn the_policy_and_its_hashes_are_in_a_secret_never_the_config_map() {
+    let with_policy = case("embedded-persistence-values.yaml");
+    let config_map = with_policy.get("ConfigMap");
+    let keys: Vec<&String> = config_map["data"]
+        .as_object()
+        .expect("data")
+        .keys()
+        .collect();
+    assert_eq!(keys, ["scopegate.toml"]);
+    assert!(
+        !config_map.to_string().contains("$argon2id$"),
+        "a hash in the ConfigMap: {config_map}"
+    );
+    let secret = with_policy
+        .objects()
+        .find(|o| o["kind"] == "Secret" && o["data"].get("policy.toml").is_some())
+        .expect("a Secret holding the policy");
+    let volumes = &with_policy.get("Deployment")["spec"]["template"]["spec"]["volumes"];
+    let volume = volumes
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["secret"]["secretName"] == secret["metadata"]["name"])
+        .expect("the policy Secret is mounted");
+    assert_eq!(volume["secret"]["defaultMode"], 0o440);
+    // Without a policy there is no policy Secret and no volume for it.
+    let defaults = case("defaults");
+    assert!(
+        defaults
+            .objects()
+            .all(|o| o["data"].get("policy.toml").is_none())
+    );
 }
 
 #[test]

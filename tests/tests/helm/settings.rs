@@ -309,6 +309,14 @@ fn the_sentinel_configuration_lands_every_value_where_intended() {
         ),
         (32_768, 524_288, 8_192)
     );
+    assert_eq!(
+        (
+            s.server.header_read_timeout_ms,
+            s.server.body_read_timeout_ms,
+            s.server.keep_alive_secs
+        ),
+        (3_000, 20_000, 10)
+    );
     assert_eq!(format!("{:?}", s.log.format), "Text");
     assert_eq!(s.log.level, "scopegate_server=debug,info");
     assert_eq!(s.keys.algorithm.to_string(), "ES256");
@@ -583,5 +591,8 @@ async fn the_sentinel_release_reaches_redis_with_the_mounted_password() {
         .await
         .expect("token");
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-    assert_eq!(case.get("Secret")["metadata"]["name"], FULLNAME);
+    assert_eq!(
+        case.template("secret.yaml").expect("the chart's Secret")["metadata"]["name"],
+        FULLNAME
+    );
 }

@@ -304,6 +304,15 @@ impl Rendered {
         first
     }
 
+    /// The object rendered from `templates/{file}`, if any (`secret.yaml`, not
+    /// `policy-secret.yaml`).
+    pub fn template(&self, file: &str) -> Option<&Value> {
+        let suffix = format!("/templates/{file}");
+        self.objects_by_template()
+            .find(|(template, _)| template.ends_with(&suffix))
+            .map(|(_, object)| object)
+    }
+
     /// The one object of `kind`; panics if it was not rendered.
     pub fn get(&self, kind: &str) -> &Value {
         self.find(kind)

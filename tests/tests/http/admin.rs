@@ -17,6 +17,7 @@ mod keys;
 mod openapi;
 mod policy;
 mod recipes;
+mod schemathesis;
 mod status;
 
 use reqwest::{Method, RequestBuilder, Response};

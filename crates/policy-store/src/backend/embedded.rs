@@ -70,6 +70,10 @@ impl EmbeddedBackend {
                 path,
             });
         }
+        crate::private_fs::private_file(&path).map_err(|e| LoadError::Open {
+            path: path.clone(),
+            reason: format!("cannot create it with mode 0600: {e}"),
+        })?;
         guarded(&path, "opening", || {
             let db = Database::create(&path).map_err(|e| load_error(&path, "opening", e))?;
             let backend = Self {
@@ -284,20 +288,22 @@ impl EmbeddedBackend {
     }
 }
 
-/// Makes sure `dir` is a directory, creating it (and its parents) if it does not exist.
+/// Makes sure `dir` is a directory of mode `0700`, creating it (and its parents) if it does not
+/// exist.
 fn ensure_dir(dir: &Path) -> Result<(), LoadError> {
     let open = |reason: String| LoadError::Open {
         path: dir.to_owned(),
         reason,
     };
     match fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(open(
+        Ok(meta) if !meta.is_dir() => Err(open(
             "the data directory exists but is not a directory".to_owned(),
         )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir)
-            .map_err(|e| open(format!("cannot create the data directory: {e}"))),
-        Err(e) => Err(open(e.to_string())),
+        Ok(_) | Err(_) => crate::private_fs::private_dir(dir).map_err(|e| {
+            open(format!(
+                "cannot create the data directory (or make it mode 0700): {e}"
+            ))
+        }),
     }
 }
 

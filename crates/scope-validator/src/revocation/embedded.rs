@@ -37,8 +37,11 @@ pub struct EmbeddedRevocationStore {
 impl EmbeddedRevocationStore {
     /// Opens (or creates) `revocations.redb` in `data_dir`, creating the directory if needed.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let db = Database::create(data_dir.join(FILE)).map_err(db_err)?;
+        // The directory 0700, the file 0600, whatever the umask.
+        scopegate_policy_store::private_fs::private_dir(data_dir)?;
+        let path = data_dir.join(FILE);
+        scopegate_policy_store::private_fs::private_file(&path)?;
+        let db = Database::create(&path).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(REVOKED).map_err(db_err)?;
         txn.open_table(EXPIRY).map_err(db_err)?;

@@ -170,11 +170,11 @@ impl From<Decision> for Answer {
 /// well formed: the decision is in the body.
 pub async fn decide(
     req: HttpRequest,
-    body: web::Json<DecideRequest>,
+    body: super::json::Json<DecideRequest>,
     validator: web::Data<ScopeValidator>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let token = match (body.token.as_deref(), single_bearer(req.headers())) {
         (_, Err(deny)) => Err(deny),
         (Some(_), Ok(Some(_))) => Err(Deny::ambiguous_credentials(

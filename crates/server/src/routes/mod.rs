@@ -10,6 +10,7 @@ pub mod admin;
 pub mod authz;
 pub mod health;
 pub mod introspect;
+pub mod json;
 pub mod jwks;
 pub mod metadata;
 pub mod source;
@@ -102,9 +103,12 @@ pub async fn read_body(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            tracing::debug!(error = %e, "reading a request body failed");
-            ApiError::BadRequest("the request body could not be read".to_owned())
+        let chunk = chunk.map_err(|e| match crate::limits::body_timeout(&e) {
+            Some(why) => ApiError::RequestTimeout(why),
+            None => {
+                tracing::debug!(error = %e, "reading a request body failed");
+                ApiError::BadRequest("the request body could not be read".to_owned())
+            }
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });

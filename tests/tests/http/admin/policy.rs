@@ -138,6 +138,105 @@ async fn bad_bodies_are_problems_naming_the_field() {
 }
 
 #[actix_web::test]
+async fn an_array_is_never_taken_for_an_object() {
+    let app = spawn_admin_app().await;
+    let admin = Admin::bootstrap(&app).await;
+    let before = admin
+        .get("/roles")
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    let cases = [
+        ("/roles/x", json!(["x", ["/permission/admin"], "d"]), None),
+        ("/scopes/s", json!(["s", "S", "d", [], null]), None),
+        (
+            "/apis/X",
+            json!({"context": "/x", "resources": [["/", [], {}, "any_of"]]}),
+            Some("resources[0]"),
+        ),
+    ];
+    for (path, body, field) in cases {
+        let p = problem(admin.put(path, body).await, 400).await;
+        let detail = p["detail"].as_str().expect("detail");
+        assert!(detail.contains("expected a JSON object"), "{path}: {p}");
+        assert_eq!(fields(&p).first().map(String::as_str), field, "{path}: {p}");
+    }
+    let after = admin
+        .get("/roles")
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(before, after, "no role was written");
+    // The decision endpoint reads its body the same way.
+    let resp = app
+        .client
+        .post(app.url("/authz/v1/decide"))
+        .json(&json!(["tok", "GET", "/shopping/1.0.0/orders"]))
+        .send()
+        .await
+        .expect("decide");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("expected a JSON object")),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn control_characters_in_identifiers_are_422_naming_the_field() {
+    let app = spawn_admin_app().await;
+    let admin = Admin::bootstrap(&app).await;
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+    for control in ["%0A", "%0D", "%00", "%1B"] {
+        let cases = [
+            (format!("/scopes/s{control}"), json!({}), "key"),
+            (format!("/roles/r{control}"), json!({}), "name"),
+            (
+                format!("/users/u{control}"),
+                json!({"password_hash": hash}),
+                "username",
+            ),
+            (
+                format!("/clients/c{control}"),
+                json!({"secret_hash": hash, "grant_types": ["client_credentials"]}),
+                "client_id",
+            ),
+            (
+                format!("/apis/A{control}"),
+                json!({"context": "/control"}),
+                "name",
+            ),
+            (
+                "/apis/Ctl".to_owned(),
+                json!({"context": "/ctl", "resources": [{"path": "/a\nb"}]}),
+                "resources[0] \"/a\\nb\".path",
+            ),
+            (
+                "/users/alex/roles".to_owned(),
+                json!({"roles": ["manager\n"]}),
+                "roles[0]",
+            ),
+        ];
+        for (path, body, field) in cases {
+            let p = problem(admin.put(&path, body).await, 422).await;
+            assert!(fields(&p).iter().any(|f| f == field), "{path}: {p}");
+        }
+    }
+    let resp = admin
+        .request(Method::POST, "/revocations/subjects")
+        .json(&json!({"subject": "alex\nINFO forged line"}))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(fields(&problem(resp, 422).await), ["subject"]);
+}
+
+#[actix_web::test]
 async fn an_invalid_import_is_422_listing_every_problem_with_its_location() {
     let app = spawn_admin_app().await;
     let admin = Admin::bootstrap(&app).await;

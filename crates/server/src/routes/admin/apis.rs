@@ -20,11 +20,16 @@ pub struct ApiBody {
     /// The name (`ShoppingCartAPI`). Optional in a PUT body; when given it must equal the
     /// path's.
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[^\s\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?)?$"
+    )]
     pub name: String,
     /// Path prefix, starting with `/`, no trailing slash (`/shopping`).
+    #[schema(pattern = r"^(?:/[^/\s\x00-\x1F\x7F-\x9F]+)+$")]
     pub context: String,
     /// Version segment after the context (`1.0.0`); absent for unversioned APIs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/\s\x00-\x1F\x7F-\x9F]+$")]
     pub version: Option<String>,
     /// Whether `/{context}/{resource}` (without the version) reaches this version too.
     #[serde(default)]
@@ -42,6 +47,7 @@ pub struct ApiBody {
 #[serde(deny_unknown_fields)]
 pub struct ResourceBody {
     /// Template relative to the API: `/orders`, `/{user_id}/challenges`, `/files/*`.
+    #[schema(pattern = r"^/[^\s\x00-\x1F\x7F-\x9F]*$")]
     pub path: String,
     /// Scopes for every verb without a list of its own.
     #[serde(default)]

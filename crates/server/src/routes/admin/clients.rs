@@ -52,14 +52,17 @@ impl From<GrantTypeBody> for GrantType {
 pub struct ClientInput {
     /// Optional; when given it must equal the path's client id.
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[^\s:\x00-\x1F\x7F-\x9F](?:[^:\x00-\x1F\x7F-\x9F]*[^\s:\x00-\x1F\x7F-\x9F])?)?$"
+    )]
     pub client_id: String,
     /// The client secret in clear.
     #[serde(default)]
-    #[schema(write_only, format = Password)]
+    #[schema(write_only, format = Password, min_length = 1)]
     pub secret: Option<String>,
     /// Instead of `secret`: an argon2id hash in PHC format (`scopegate hash-secret`).
     #[serde(default)]
-    #[schema(write_only)]
+    #[schema(write_only, pattern = r"^\$argon2id\$")]
     pub secret_hash: Option<String>,
     /// Grants the client may use; at least one.
     #[serde(default)]

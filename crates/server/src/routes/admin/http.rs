@@ -58,6 +58,7 @@ pub async fn body_bytes(
                 ProblemKind::PayloadTooLarge,
                 format!("the request body exceeds {limit} bytes (server.max_json_bytes)"),
             ),
+            ApiError::RequestTimeout(why) => Problem::new(ProblemKind::RequestTimeout, why),
             other => Problem::new(ProblemKind::InvalidBody, other.to_string()),
         })
 }
@@ -77,15 +78,20 @@ pub async fn json_body<T: DeserializeOwned>(
     parse_json(&bytes)
 }
 
-/// Parses JSON into `T`, naming the field that did not fit.
+/// Parses JSON into `T`, naming the field that did not fit. An array where an object is
+/// expected is refused at any depth ([`crate::routes::json::Strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let syntax = inner.is_syntax() || inner.is_eof();
-        body_problem("JSON", &path, inner.to_string(), syntax)
-    })
+    let value =
+        serde_path_to_error::deserialize(crate::routes::json::Strict(&mut *de)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let syntax = inner.is_syntax() || inner.is_eof();
+            body_problem("JSON", &path, inner.to_string(), syntax)
+        })?;
+    de.end()
+        .map_err(|e| body_problem("JSON", "", e.to_string(), true))?;
+    Ok(value)
 }
 
 /// Parses TOML (the policy-file format) into `T`, naming the field that did not fit.
@@ -330,6 +336,21 @@ mod tests {
             Some("nested[1].path")
         );
         assert_eq!(field("not json"), None);
+    }
+
+    #[test]
+    fn an_array_is_no_object() {
+        let err = parse_json::<Body>(br#"["a", ["b"], []]"#).expect_err("array");
+        assert_eq!(err.status, 400);
+        assert!(
+            err.detail.contains("expected a JSON object"),
+            "{}",
+            err.detail
+        );
+        assert_eq!(
+            field(r#"{"key": "a", "nested": [["/"]]}"#).as_deref(),
+            Some("nested[0]")
+        );
     }
 
     #[test]

@@ -66,8 +66,20 @@ pub struct KeyList {
 pub struct RotateRequest {
     /// Algorithm of the new key; default `keys.algorithm`.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "EdDSA")]
+    #[schema(value_type = Option<AlgorithmName>, example = "EdDSA")]
     pub alg: Option<Algorithm>,
+}
+
+/// A signing algorithm scopegate supports (the document's view of `scopegate_jwt::Algorithm`).
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum AlgorithmName {
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
 }
 
 /// Lists the signing keys.
@@ -88,10 +100,12 @@ pub async fn list(ring: web::Data<KeyRingHandle>) -> HttpResponse {
     responses((status = 201, description = "New key announced", body = KeyView)))]
 pub async fn rotate(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     ring: web::Data<KeyRingHandle>,
+    ctx: web::Data<super::AdminContext>,
     who: AdminPrincipal,
 ) -> Result<HttpResponse, ApiError> {
+    let body = super::http::body_bytes(&req, payload, ctx.max_json_bytes).await?;
     let request: RotateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RotateRequest::default()
     } else {
@@ -102,7 +116,8 @@ pub async fn rotate(
             )
             .into());
         }
-        super::http::parse_json(&body)?
+        // `null` is no request, as the document says (the body is optional).
+        super::http::parse_json::<Option<RotateRequest>>(&body)?.unwrap_or_default()
     };
     let info = ring.rotate(request.alg).await.map_err(|e| match e {
         ClusterError::Unavailable(why) => Problem::new(

@@ -14,7 +14,7 @@ use scopegate_token_issuer::{Lockout, ThrottleKey};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::problem::{Problem, ProblemKind};
+use super::problem::{Problem, ProblemDetails, ProblemKind};
 use super::{AdminContext, AdminPrincipal};
 use crate::errors::ApiError;
 
@@ -88,7 +88,11 @@ pub async fn list(ctx: web::Data<AdminContext>) -> HttpResponse {
 /// Lifts a username's lockout and resets its failure budget.
 #[utoipa::path(delete, path = "/api/v1/lockouts/users/{username}", tag = "lockouts",
     params(("username" = String, Path, description = "The locked username")),
-    responses((status = 200, description = "Lifted (or nothing was locked)", body = Lifted)))]
+    responses(
+        (status = 200, description = "Lifted (or nothing was locked)", body = Lifted),
+        (status = 503, description = "The cluster's sign-in counters cannot be reached; the lockout is still in force",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ))]
 pub async fn clear_user(
     path: web::Path<String>,
     ctx: web::Data<AdminContext>,
@@ -106,7 +110,13 @@ pub async fn clear_user(
         ("client_id" = String, Path, description = "The locked client id"),
         ("address" = String, Path, description = "The source address (IPv4 or IPv6)"),
     ),
-    responses((status = 200, description = "Lifted (or nothing was locked)", body = Lifted)))]
+    responses(
+        (status = 200, description = "Lifted (or nothing was locked)", body = Lifted),
+        (status = 422, description = "The address is not an IPv4 or IPv6 address; `errors` names it",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "The cluster's sign-in counters cannot be reached; the lockout is still in force",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ))]
 pub async fn clear_source(
     path: web::Path<(String, String)>,
     ctx: web::Data<AdminContext>,

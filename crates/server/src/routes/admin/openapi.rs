@@ -2,18 +2,18 @@
 //! `#[utoipa::path]` describes its parameters, body and success answers; [`FromRouteTable`] adds
 //! what the route table decides for every route alike: the internal scopes it requires (as an
 //! OAuth2 client-credentials security scheme against `/oauth2/token`) and the problem answers
-//! (401, 403, 400, 404, 409, 412, 413, 415, 422, 503) it can give.
+//! (401, 403, 400, 404, 408, 409, 412, 413, 415, 422, 503) it can give.
 
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
     ClientCredentials, Flow, OAuth2, Scopes, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, Ref};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::access::{Access, Area, INTERNAL_SCOPES};
@@ -148,7 +148,10 @@ fn complete(operation: &mut Operation, method: &str, path: &str, access: Access)
                 .collect(),
         );
     }
+    // The lockouts are the sign-in throttle's, not the policy's: no version, no references.
+    let lockouts = path.starts_with("/lockouts");
     let policy_write = method != "GET"
+        && !lockouts
         && !matches!(
             access,
             Access::Manage(Area::Tokens) | Access::Manage(Area::Keys)
@@ -162,11 +165,23 @@ fn complete(operation: &mut Operation, method: &str, path: &str, access: Access)
         ));
     }
     // A PUT on an item creates it; any other route below an item needs the item to exist.
-    if path.contains('{') && !(method == "PUT" && path.ends_with('}')) {
+    if path.contains('{') && !(method == "PUT" && path.ends_with('}')) && !lockouts {
         problems.push(("404", "No such item"));
+    }
+    let has_query = operation.parameters.as_ref().is_some_and(|params| {
+        params
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)))
+    });
+    if has_query {
+        problems.push(("400", "A query parameter is malformed; `errors` names it"));
     }
     if matches!(method, "PUT" | "POST") {
         problems.push(("400", "The body is malformed; `errors` names the field"));
+        problems.push((
+            "408",
+            "The body did not arrive within server.body_read_timeout_ms; the connection is closed",
+        ));
         problems.push(("413", "The body is larger than server.max_json_bytes"));
         problems.push(("415", "The body's media type is not one the route reads"));
         problems.push((
@@ -174,7 +189,7 @@ fn complete(operation: &mut Operation, method: &str, path: &str, access: Access)
             "The change is not valid; `errors` lists each problem and where",
         ));
     }
-    if method == "DELETE" {
+    if method == "DELETE" && !lockouts {
         problems.push((
             "409",
             "The item is still in use; `errors` lists the references",

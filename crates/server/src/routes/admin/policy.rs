@@ -53,8 +53,12 @@ pub struct PolicyDocumentBody {
 #[serde(deny_unknown_fields)]
 pub struct UserRecord {
     /// The login name.
+    #[schema(
+        pattern = r"^(?:[^\s\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?)?$"
+    )]
     pub username: String,
     /// argon2id PHC hash; `"redacted"` in an export, meaning "keep the current one" on import.
+    #[schema(pattern = r"^(?:redacted|\$argon2id\$.*)$")]
     pub password_hash: String,
     /// Roles held.
     #[serde(default)]
@@ -69,8 +73,12 @@ pub struct UserRecord {
 #[serde(deny_unknown_fields)]
 pub struct ClientRecord {
     /// The client identifier.
+    #[schema(
+        pattern = r"^(?:[^\s:\x00-\x1F\x7F-\x9F](?:[^:\x00-\x1F\x7F-\x9F]*[^\s:\x00-\x1F\x7F-\x9F])?)?$"
+    )]
     pub client_id: String,
     /// argon2id PHC hash; `"redacted"` in an export, meaning "keep the current one" on import.
+    #[schema(pattern = r"^(?:redacted|\$argon2id\$.*)$")]
     pub secret_hash: String,
     /// Grants the client may use.
     pub grant_types: Vec<GrantTypeBody>,

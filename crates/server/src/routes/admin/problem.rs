@@ -33,6 +33,8 @@ pub enum ProblemKind {
     MethodNotAllowed,
     /// 409: the change conflicts with the policy (deleting something still in use).
     Conflict,
+    /// 408: the body did not arrive within `server.body_read_timeout_ms`.
+    RequestTimeout,
     /// 412: `If-Match` names another policy version.
     PreconditionFailed,
     /// 413: the body is larger than `server.max_json_bytes`.
@@ -57,6 +59,7 @@ impl ProblemKind {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
+            Self::RequestTimeout => 408,
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -76,6 +79,7 @@ impl ProblemKind {
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict => "conflict",
+            Self::RequestTimeout => "request-timeout",
             Self::PreconditionFailed => "precondition-failed",
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
@@ -94,6 +98,7 @@ impl ProblemKind {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict => "The change conflicts with the policy",
+            Self::RequestTimeout => "The request body was not received in time",
             Self::PreconditionFailed => "The policy changed meanwhile",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "Unsupported media type",

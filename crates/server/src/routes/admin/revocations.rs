@@ -39,6 +39,7 @@ pub enum TokenKind {
 pub struct RevokeTokenRequest {
     /// The access or refresh token, as issued.
     #[schema(write_only)]
+    #[schema(min_length = 1)]
     pub token: String,
     /// Optional, and only a hint (RFC 7009 §2.1): the token is looked for as both kinds.
     #[serde(default)]
@@ -142,6 +143,7 @@ pub struct RevocationHorizon(pub u64);
 #[serde(deny_unknown_fields)]
 pub struct RevokeSubjectRequest {
     /// The `sub` claim: a username, or a client id for `client_credentials` tokens.
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub subject: String,
 }
 
@@ -176,6 +178,14 @@ pub async fn revoke_subject(
                 .field("subject", "must not be empty")
                 .into(),
         );
+    }
+    if subject.chars().any(char::is_control) {
+        return Err(Problem::new(
+            ProblemKind::ValidationFailed,
+            "the subject has control characters; no token carries such a subject",
+        )
+        .field("subject", "must not contain control characters")
+        .into());
     }
     let before = unix_now();
     ctx.validator

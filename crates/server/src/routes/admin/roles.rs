@@ -17,6 +17,9 @@ use crate::errors::ApiError;
 pub struct RoleBody {
     /// The name (case sensitive). Optional in a PUT body; when given it must equal the path's.
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[^\s\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?)?$"
+    )]
     pub name: String,
     /// Permission paths the role holds; each covers everything below it
     /// (`/permission/admin/manage` covers `/permission/admin/manage/identity`).

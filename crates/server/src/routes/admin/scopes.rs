@@ -17,6 +17,7 @@ pub struct ScopeBody {
     /// The key, the string in the token's `scope` claim. Optional in a PUT body (the path names
     /// it); when given it must equal the path's.
     #[serde(default)]
+    #[schema(pattern = r"^[\x21\x23-\x5B\x5D-\x7E]*$")]
     pub key: String,
     /// Display name.
     #[serde(default)]
@@ -30,6 +31,7 @@ pub struct ScopeBody {
     pub roles: Vec<String>,
     /// A permission path; roles holding it, or a permission above it, may obtain the scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^/(?:[^/\s\x00-\x1F\x7F-\x9F]+(?:/[^/\s\x00-\x1F\x7F-\x9F]+)*)?$")]
     pub permission: Option<String>,
 }
 

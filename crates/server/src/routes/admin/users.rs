@@ -19,14 +19,17 @@ use crate::errors::ApiError;
 pub struct UserInput {
     /// Optional; when given it must equal the path's username.
     #[serde(default)]
+    #[schema(
+        pattern = r"^(?:[^\s\x00-\x1F\x7F-\x9F](?:[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F])?)?$"
+    )]
     pub username: String,
     /// The password in clear.
     #[serde(default)]
-    #[schema(write_only, format = Password)]
+    #[schema(write_only, format = Password, min_length = 1)]
     pub password: Option<String>,
     /// Instead of `password`: an argon2id hash in PHC format (`scopegate hash-secret`).
     #[serde(default)]
-    #[schema(write_only)]
+    #[schema(write_only, pattern = r"^\$argon2id\$")]
     pub password_hash: Option<String>,
     /// Roles held (case sensitive).
     #[serde(default)]
