@@ -112,6 +112,7 @@ impl Node {
             redis,
             &s.names(),
             node.validator.clone(),
+            None,
         ));
         node
     }
