@@ -10,7 +10,9 @@ use serde_json::json;
 
 use crate::errors::ApiError;
 use crate::routes::form_body;
+use crate::routes::health::refuse_if_stale;
 use crate::startup::Limits;
+use crate::stores::NodeState;
 
 async fn client_request(
     req: &HttpRequest,
@@ -40,7 +42,11 @@ pub async fn introspect(
     limits: web::Data<Limits>,
     tokens: web::Data<TokenService>,
     validator: web::Data<ScopeValidator>,
+    node: web::Data<NodeState>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(refusal) = refuse_if_stale(&node) {
+        return Ok(refusal);
+    }
     let (request, _client) = client_request(&req, payload, &limits, &tokens).await?;
     let body = match validator.authenticate(request.token(), unix_now()) {
         Ok(principal) => {
