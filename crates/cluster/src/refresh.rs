@@ -31,6 +31,7 @@
 
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use redis::Script;
 use scopegate_token_issuer::{
@@ -177,62 +178,8 @@ impl RedisRefreshStore {
         format!("{}{subject}", self.subject_prefix)
     }
 
-    /// Runs `f` on the connection; any failure becomes a [`StoreError`].
-    fn run<T>(
-        &self,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.run(f).map_err(|e| store_error(&e))
-    }
-
-    /// The stored JSON of a token, as Redis holds it.
-    fn read(&self, hash: &TokenHash) -> Result<Option<String>, StoreError> {
-        let key = self.token_key(hash);
-        self.run(|c| redis::cmd("GET").arg(&key).query(c))
-    }
-
-    /// Deletes `record`'s whole family (and its entry in the subject set).
-    fn delete_family(&self, record: &RefreshRecord) -> Result<(), StoreError> {
-        let (family, subject) = (
-            self.family_key(&record.family),
-            self.subject_key(&record.subject),
-        );
-        let script = &self.delete_family;
-        let _tokens: i64 = self.run(|c| {
-            script
-                .key(&family)
-                .key(&subject)
-                .arg(&self.token_prefix)
-                .arg(&record.family)
-                .invoke(c)
-        })?;
-        Ok(())
-    }
-}
-
-impl RefreshStore for RedisRefreshStore {
-    fn insert(&mut self, hash: &TokenHash, record: &RefreshRecord) -> Result<(), StoreError> {
-        let json = encode(record)?;
-        let keys = [
-            self.token_key(hash),
-            self.family_key(&record.family),
-            self.subject_key(&record.subject),
-        ];
-        let script = &self.insert;
-        let _: i64 = self.run(|c| {
-            script
-                .key(&keys[..])
-                .arg(&json)
-                .arg(record.expires_at)
-                .arg(hex(hash))
-                .arg(&record.family)
-                .invoke(c)
-        })?;
-        Ok(())
-    }
-
-    fn rotate(
+    /// [`RefreshStore::rotate`], its calls sharing the deadline already set.
+    fn rotate_within_deadline(
         &mut self,
         rotate: Rotate<'_>,
         decide: Decide<'_>,
@@ -293,6 +240,82 @@ impl RefreshStore for RedisRefreshStore {
         Err(StoreError::Database(
             "the refresh token kept changing during its rotation".to_owned(),
         ))
+    }
+
+    /// Starts (`true`) or ends one deadline, a command timeout from now, for every call until
+    /// it ends.
+    fn set_deadline(&self, on: bool) {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let deadline = on.then(|| Instant::now() + conn.redis().command_timeout());
+        conn.set_deadline(deadline);
+    }
+
+    /// Runs `f` on the connection; any failure becomes a [`StoreError`].
+    fn run<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.run(f).map_err(|e| store_error(&e))
+    }
+
+    /// The stored JSON of a token, as Redis holds it.
+    fn read(&self, hash: &TokenHash) -> Result<Option<String>, StoreError> {
+        let key = self.token_key(hash);
+        self.run(|c| redis::cmd("GET").arg(&key).query(c))
+    }
+
+    /// Deletes `record`'s whole family (and its entry in the subject set).
+    fn delete_family(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        let (family, subject) = (
+            self.family_key(&record.family),
+            self.subject_key(&record.subject),
+        );
+        let script = &self.delete_family;
+        let _tokens: i64 = self.run(|c| {
+            script
+                .key(&family)
+                .key(&subject)
+                .arg(&self.token_prefix)
+                .arg(&record.family)
+                .invoke(c)
+        })?;
+        Ok(())
+    }
+}
+
+impl RefreshStore for RedisRefreshStore {
+    fn insert(&mut self, hash: &TokenHash, record: &RefreshRecord) -> Result<(), StoreError> {
+        let json = encode(record)?;
+        let keys = [
+            self.token_key(hash),
+            self.family_key(&record.family),
+            self.subject_key(&record.subject),
+        ];
+        let script = &self.insert;
+        let _: i64 = self.run(|c| {
+            script
+                .key(&keys[..])
+                .arg(&json)
+                .arg(record.expires_at)
+                .arg(hex(hash))
+                .arg(&record.family)
+                .invoke(c)
+        })?;
+        Ok(())
+    }
+
+    fn rotate(
+        &mut self,
+        rotate: Rotate<'_>,
+        decide: Decide<'_>,
+    ) -> Result<RotateOutcome, StoreError> {
+        // A rotation reads, writes, and reads and writes again when another node got there
+        // first: all of it within one command timeout.
+        self.set_deadline(true);
+        let outcome = self.rotate_within_deadline(rotate, decide);
+        self.set_deadline(false);
+        outcome
     }
 
     fn get(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
