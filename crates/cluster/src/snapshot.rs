@@ -98,8 +98,8 @@ impl LocalSnapshot {
     /// directory (0700) if needed and tightening its mode if it exists.
     pub fn open(data_dir: &Path, key_prefix: &str) -> Result<Self, ClusterError> {
         let dir = data_dir.join(DIR_NAME);
-        private_dir(data_dir)
-            .and_then(|()| private_dir(&dir))
+        private_dir(data_dir, false)
+            .and_then(|()| private_dir(&dir, true))
             .map_err(|e| {
                 ClusterError::Config(format!(
                     "cannot create the cluster snapshot directory {}: {e}",
@@ -270,8 +270,12 @@ impl ClassifyText for serde_json::Error {
     }
 }
 
-/// Creates `dir` (0700) if it is missing; sets 0700 on an existing one.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
+/// Creates `dir` (0700) if it is missing; with `tighten`, also sets 0700 on an existing one,
+/// which only warns when not allowed (a directory another user made). The data directory
+/// itself is never changed once it exists: it may be a volume the process does not own (a
+/// Kubernetes emptyDir), whose mode is the platform's business.
+fn private_dir(dir: &Path, tighten: bool) -> std::io::Result<()> {
+    let existed = dir.is_dir();
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -279,10 +283,19 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
         builder.mode(0o700);
         builder.create(dir)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        if existed
+            && tighten
+            && let Err(e) = fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot make the snapshot directory private (0700)");
+        }
+        Ok(())
     }
     #[cfg(not(unix))]
-    builder.create(dir)
+    {
+        let _ = (existed, tighten);
+        builder.create(dir)
+    }
 }
 
 /// One revocation event as a (one-entry) [`Revocations`].
@@ -518,7 +531,15 @@ mod tests {
             use std::os::unix::fs::PermissionsExt as _;
             let mode = |p: &Path| fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
             assert_eq!(mode(snapshot.dir()), 0o700);
-            assert_eq!(mode(&data.path().join("data")), 0o700);
+            assert_eq!(mode(&data.path().join("data")), 0o700, "created private");
+            // An existing snapshot directory made too open is tightened; an existing data
+            // directory (a volume) is left as the platform made it.
+            let volume = data.path().join("data");
+            fs::set_permissions(snapshot.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+            fs::set_permissions(&volume, fs::Permissions::from_mode(0o777)).unwrap();
+            let again = LocalSnapshot::open(&volume, "prod").expect("open");
+            assert_eq!(mode(again.dir()), 0o700);
+            assert_eq!(mode(&volume), 0o777);
             for name in ["policy.json", "keys.json", "revocations.json"] {
                 assert_eq!(mode(&snapshot.dir().join(name)), 0o600, "{name}");
             }
