@@ -157,18 +157,29 @@ impl Redis {
         self.ping_interval
     }
 
+    /// A client for the current master; Sentinel is asked each time, within one command
+    /// timeout.
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        self.client_by(Instant::now() + self.command_timeout)
+    }
+
     /// A client for the current master; Sentinel is asked each time, within `deadline`.
-    pub fn client(&self, deadline: Instant) -> redis::RedisResult<redis::Client> {
+    pub fn client_by(&self, deadline: Instant) -> redis::RedisResult<redis::Client> {
         match &self.target {
             Target::Direct(c) => Ok(c.clone()),
             Target::Sentinel(s) => s.master(deadline, self.connect_timeout),
         }
     }
 
+    /// A new blocking connection with one command timeout for opening it and for each command.
+    pub fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        self.connect_by(Instant::now() + self.command_timeout)
+    }
+
     /// A new blocking connection, opened within `deadline` (and the connect timeout), its
     /// socket timeouts set to what is left of `deadline`.
-    pub fn connect(&self, deadline: Instant) -> redis::RedisResult<redis::Connection> {
-        let client = self.client(deadline)?;
+    pub fn connect_by(&self, deadline: Instant) -> redis::RedisResult<redis::Connection> {
+        let client = self.client_by(deadline)?;
         let conn =
             client.get_connection_with_timeout(remaining(deadline)?.min(self.connect_timeout))?;
         set_timeouts(&conn, deadline)?;
@@ -759,7 +770,7 @@ impl SyncConn {
                 Ok(()) => c,
                 Err(e) => return Err(not_sent(e)),
             },
-            None => match self.redis.connect(deadline) {
+            None => match self.redis.connect_by(deadline) {
                 Ok(c) => {
                     self.opened_at_outage = outages;
                     &mut self.conn.insert((c, Instant::now())).0
@@ -879,7 +890,7 @@ async fn listen(
     let lookup = Arc::clone(redis);
     // Asking Sentinel blocks (bounded by the deadline): off the async workers.
     let client = tokio::task::spawn_blocking(move || {
-        lookup.client(Instant::now() + lookup.connect_timeout.max(lookup.command_timeout))
+        lookup.client_by(Instant::now() + lookup.connect_timeout.max(lookup.command_timeout))
     })
     .await
     .map_err(|_| timed_out("the Sentinel lookup did not finish"))??;
