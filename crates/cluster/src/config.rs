@@ -15,9 +15,10 @@ use serde::Deserialize;
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSettings {
-    /// `redis://[user:password@]host:port[/db]` (no TLS: `rediss://` is refused), or for Sentinel
-    /// `redis+sentinel://[user:password@]sentinel1:26379,sentinel2:26379/<master-name>[/db]`.
-    /// Unset: single-node embedded mode.
+    /// `redis://[user:password@]host:port[/db]`, `rediss://…` for TLS, or for Sentinel
+    /// `redis+sentinel://[user:password@]sentinel1:26379,sentinel2:26379/<master-name>[/db]`
+    /// (`rediss+sentinel://…`: TLS to the Sentinels and to the master). Unset: single-node
+    /// embedded mode.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     pub key_prefix: String,
@@ -27,11 +28,40 @@ pub struct ClusterSettings {
     pub node_id: Option<String>,
     /// TCP connect timeout for Redis, milliseconds.
     pub connect_timeout_ms: u64,
-    /// Read/write timeout of a Redis command, milliseconds. A write that takes longer is
-    /// answered 503, and the node keeps serving from its snapshots.
+    /// The longest one request waits on Redis, milliseconds: connecting (and asking Sentinel),
+    /// checking an idle connection and the command itself share this one budget. A write that
+    /// gets no answer in time is answered 504 (its outcome is unknown), one that could not be
+    /// sent 503; the node keeps serving from its snapshots either way.
     pub command_timeout_ms: u64,
     /// Longest wait between reconnection attempts, milliseconds (backoff doubles from 50 ms).
     pub reconnect_max_backoff_ms: u64,
+    /// How often the node PINGs Redis (and compares the policy version Redis holds with its
+    /// own), milliseconds. A hung or unreachable Redis is reported (`/readyz` degraded,
+    /// `scopegate_redis_up` 0) within about one interval even on a node that writes nothing.
+    pub ping_interval_ms: u64,
+    /// Past this many seconds without a successful contact with Redis, the node refuses to
+    /// decide: `/authz/check`, the Envoy route, `/authz/v1/decide` and `/oauth2/introspect`
+    /// answer 503 and `/readyz` fails, because revocations made meanwhile on other nodes cannot
+    /// have reached it. 0 (the default) turns this off: a partitioned node serves from its
+    /// snapshots for as long as the partition lasts.
+    pub max_staleness_secs: u64,
+    /// A node started from its local snapshot while Redis was unreachable answers `/readyz` 503
+    /// until it has caught up with Redis. `true` lets it take traffic at once (degraded).
+    pub ready_before_catch_up: bool,
+    /// PEM file of the CA certificates trusted for the Redis and Sentinel server certificates
+    /// (`rediss://`, `rediss+sentinel://`); default: the system's trust store.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) presented to Redis and Sentinel over TLS, for servers that
+    /// require one (`tls-auth-clients yes`, Redis's default). Needs `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file` (a mounted secret).
+    pub tls_key_file: Option<PathBuf>,
+    /// The password of the Sentinels themselves (their `requirepass`), for a
+    /// `redis+sentinel://` URL. Prefer `sentinel_password_file` or the
+    /// `SCOPEGATE__CLUSTER__SENTINEL_PASSWORD` variable from a secret.
+    pub sentinel_password: Option<String>,
+    /// A file holding that password (a mounted secret); one trailing newline is ignored.
+    pub sentinel_password_file: Option<PathBuf>,
     /// How many policy events Redis keeps in the log; a node further behind reloads the whole
     /// policy instead of replaying.
     pub log_retention: u64,
@@ -62,6 +92,14 @@ impl Default for ClusterSettings {
             connect_timeout_ms: 1_000,
             command_timeout_ms: 2_000,
             reconnect_max_backoff_ms: 2_000,
+            ping_interval_ms: 1_000,
+            max_staleness_secs: 0,
+            ready_before_catch_up: false,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            sentinel_password: None,
+            sentinel_password_file: None,
             log_retention: 10_000,
             fail_readiness_when_degraded: false,
             key_encryption_key: None,
@@ -83,6 +121,17 @@ impl std::fmt::Debug for ClusterSettings {
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("command_timeout_ms", &self.command_timeout_ms)
             .field("reconnect_max_backoff_ms", &self.reconnect_max_backoff_ms)
+            .field("ping_interval_ms", &self.ping_interval_ms)
+            .field("max_staleness_secs", &self.max_staleness_secs)
+            .field("ready_before_catch_up", &self.ready_before_catch_up)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field(
+                "sentinel_password",
+                &hidden(self.sentinel_password.is_some()),
+            )
+            .field("sentinel_password_file", &self.sentinel_password_file)
             .field("log_retention", &self.log_retention)
             .field(
                 "fail_readiness_when_degraded",
@@ -196,12 +245,36 @@ impl ClusterSettings {
         )
     }
 
+    /// The Sentinels' own password from `sentinel_password` or `sentinel_password_file`.
+    pub fn sentinel_password(&self) -> Result<Option<String>, crate::ClusterError> {
+        secret(
+            "sentinel_password",
+            &self.sentinel_password,
+            &self.sentinel_password_file,
+        )
+    }
+
+    /// How often Redis is PINGed.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms.max(10))
+    }
+
+    /// The staleness past which checks and introspection are refused; `None` when off.
+    pub fn max_staleness(&self) -> Option<Duration> {
+        (self.max_staleness_secs > 0).then(|| Duration::from_secs(self.max_staleness_secs))
+    }
+
     /// Makes the relative file paths of this section (`key_encryption_key_file`,
-    /// `redis_password_file`) relative to `dir`, the config file's directory.
+    /// `redis_password_file`, `sentinel_password_file` and the TLS files) relative to `dir`,
+    /// the config file's directory.
     pub fn resolve_paths(&mut self, dir: &Path) {
         for path in [
             self.key_encryption_key_file.as_mut(),
             self.redis_password_file.as_mut(),
+            self.sentinel_password_file.as_mut(),
+            self.tls_ca_file.as_mut(),
+            self.tls_cert_file.as_mut(),
+            self.tls_key_file.as_mut(),
         ]
         .into_iter()
         .flatten()

@@ -10,10 +10,17 @@
 //! - `revocation`: [`RedisRevocationStore`], revoked `jti`s and subjects, and their listener;
 //! - `throttle`: [`RedisThrottleStore`], the sign-in throttle's failure budgets and lockouts,
 //!   shared by every node;
+//! - [`snapshot`]: the node's local copy of the policy, the key ring and the revocations in
+//!   its data directory, to start from while Redis is unreachable and to re-seed a Redis that
+//!   lost its data, and [`reseed`], which does the latter;
 //! - `keyring`: signing keys shared through Redis, private halves encrypted with a
 //!   key-encryption key, activated only after every node has had time to learn them;
-//! - [`conn`]: reaching Redis (plain or Sentinel), blocking connections for the actors,
-//!   reconnecting subscriptions, and the shared [`conn::Health`].
+//! - [`conn`]: reaching Redis (plain, TLS or Sentinel), blocking connections for the actors
+//!   with one time budget per request, reconnecting subscriptions, and the shared
+//!   [`conn::Health`];
+//! - [`monitor`]: the task that PINGs Redis every interval, so that a hung, unreachable or
+//!   emptied Redis is noticed on a node that writes nothing, and that marks a node stale past
+//!   `cluster.max_staleness_secs`.
 //!
 //! **Invariant:** a node never guesses. Events apply strictly in version order; a gap or a
 //! reconnection is closed by reading Redis (the log, or the whole state when the log no longer
@@ -26,18 +33,24 @@ pub mod config;
 pub mod conn;
 mod error;
 pub mod keyring;
+pub mod monitor;
 pub mod policy;
 pub mod refresh;
+mod reseed;
 pub mod revocation;
+pub mod snapshot;
 #[cfg(feature = "testing")]
 #[allow(clippy::expect_used, missing_docs)]
 pub mod testing;
 pub mod throttle;
 
 pub use config::{ClusterSettings, Names};
-pub use conn::{Health, Redis, SyncConn};
+pub use conn::{Health, Redis, SyncConn, WriteError};
 pub use error::{ClusterError, describe};
+pub use monitor::spawn_monitor;
 pub use policy::{RedisPolicyBackend, spawn_policy_listener};
 pub use refresh::RedisRefreshStore;
+pub use reseed::{RESEED_SCRIPT, Reseeded, reseed};
 pub use revocation::{RedisRevocationStore, spawn_revocation_listener};
+pub use snapshot::{LocalSnapshot, SnapshotWriter};
 pub use throttle::RedisThrottleStore;

@@ -20,7 +20,7 @@
 //! from its version on, or the whole state when the log no longer reaches back.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use scopegate_core::{Policy, PolicyDocument, PolicyEvent};
 use scopegate_policy_store::{
@@ -29,7 +29,7 @@ use scopegate_policy_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::Names;
-use crate::conn::{self, Redis, Subscriber, SyncConn, is_connection_error};
+use crate::conn::{self, Redis, Subscriber, SyncConn, WriteError, is_connection_error};
 use crate::error::describe;
 
 /// The write script. `KEYS`: version, log, state. `ARGV`: the base version the events were
@@ -100,6 +100,14 @@ struct StoredState {
     version: u64,
     /// The whole policy.
     document: PolicyDocument,
+}
+
+/// `policy` as the JSON Redis keeps at `{p}:policy:state`.
+pub(crate) fn state_json(policy: &Policy) -> serde_json::Result<String> {
+    serde_json::to_string(&StoredState {
+        version: policy.version(),
+        document: policy.to_document(),
+    })
 }
 
 // === impl RedisPolicyBackend ===
@@ -315,23 +323,28 @@ impl PolicyBackend for RedisPolicyBackend {
             .arg(&self.channel)
             .arg(state)
             .arg(entries);
-        let answer: (u8, u64) = self.conn.write(|c| invocation.invoke(c)).map_err(|e| {
-            if !is_connection_error(&e) {
-                return write_error(describe(&e));
-            }
-            let mut reason = describe(&e);
-            if e.is_timeout() {
-                reason.push_str(
-                    "; if Redis did record it, every node (this one too) applies it once Redis \
-                     answers again",
-                );
-            }
-            SaveError::Unavailable {
-                store: store.clone(),
-                version,
-                reason,
-            }
-        })?;
+        let answer: (u8, u64) =
+            self.conn
+                .write(|c| invocation.invoke(c))
+                .map_err(|WriteError { error, sent }| {
+                    let reason = describe(&error);
+                    if !is_connection_error(&error) {
+                        return write_error(reason);
+                    }
+                    if sent {
+                        // The script went out and no answer came back: Redis may have run it.
+                        return SaveError::OutcomeUnknown {
+                            store: store.clone(),
+                            version,
+                            reason,
+                        };
+                    }
+                    SaveError::Unavailable {
+                        store: store.clone(),
+                        version,
+                        reason,
+                    }
+                })?;
         match answer {
             (1, _) => Ok(()),
             (_, stored) => Err(SaveError::Stale { stored }),
@@ -352,6 +365,14 @@ impl PolicyBackend for RedisPolicyBackend {
         }
     }
 
+    fn request_timeout(&self) -> Option<Duration> {
+        Some(self.conn.conn.redis().command_timeout())
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.conn.conn.set_deadline(deadline);
+    }
+
     fn describe(&self) -> String {
         format!("redis policy store at {}", self.state_key)
     }
@@ -368,7 +389,8 @@ struct Conn {
 impl Conn {
     /// Runs a command that is safe to repeat: once more on a fresh connection if the first
     /// attempt met a dead one (left over from before a Redis restart), but not after a timeout
-    /// (Redis is slow, and a second wait would only double the caller's).
+    /// (Redis is slow, and a second wait would only double the caller's). Both attempts share
+    /// the request's deadline.
     fn read<T>(
         &mut self,
         f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
@@ -379,14 +401,14 @@ impl Conn {
         }
     }
 
-    /// Runs a command that must not be repeated ([`SyncConn::run`] checks an idle connection
+    /// Runs a command that must not be repeated ([`SyncConn::write`] checks an idle connection
     /// with a `PING` first, so a write is never sent into a socket left over from before a
-    /// Redis restart).
+    /// Redis restart), telling whether a failed one was sent.
     fn write<T>(
         &mut self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> redis::RedisResult<T> {
-        self.conn.run(f)
+    ) -> Result<T, WriteError> {
+        self.conn.write(f)
     }
 }
 

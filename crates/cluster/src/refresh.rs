@@ -31,6 +31,7 @@
 
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use redis::Script;
 use scopegate_token_issuer::{
@@ -177,6 +178,76 @@ impl RedisRefreshStore {
         format!("{}{subject}", self.subject_prefix)
     }
 
+    /// [`RefreshStore::rotate`], its calls sharing the deadline already set.
+    fn rotate_within_deadline(
+        &mut self,
+        rotate: Rotate<'_>,
+        decide: Decide<'_>,
+    ) -> Result<RotateOutcome, StoreError> {
+        for _ in 0..MAX_ROTATE_ATTEMPTS {
+            let Some(raw) = self.read(rotate.presented)? else {
+                return Ok(RotateOutcome::Unknown);
+            };
+            let record = decode(&raw)?;
+            if record.rotated {
+                self.delete_family(&record)?;
+                return Ok(RotateOutcome::Reused {
+                    family: record.family,
+                });
+            }
+            if record.client_id != rotate.client_id {
+                return Ok(RotateOutcome::WrongClient);
+            }
+            if record.expires_at <= rotate.now {
+                return Ok(RotateOutcome::Expired);
+            }
+            let scopes = match decide(&record) {
+                Ok(scopes) => scopes,
+                Err(e) => return Ok(RotateOutcome::Refused(e)),
+            };
+            let marked = encode(&RefreshRecord {
+                rotated: true,
+                ..record.clone()
+            })?;
+            let successor = record.successor(rotate.now, rotate.expires_at);
+            let replacement = encode(&successor)?;
+            let keys = [
+                self.token_key(rotate.presented),
+                self.token_key(rotate.replacement),
+                self.family_key(&record.family),
+                self.subject_key(&record.subject),
+            ];
+            let script = &self.rotate;
+            let swapped: i64 = self.run(|c| {
+                script
+                    .key(&keys[..])
+                    .arg(&raw)
+                    .arg(&marked)
+                    .arg(&replacement)
+                    .arg(successor.expires_at)
+                    .arg(hex(rotate.replacement))
+                    .arg(&record.family)
+                    .invoke(c)
+            })?;
+            if swapped == 1 {
+                return Ok(RotateOutcome::Rotated { record, scopes });
+            }
+            // Another node rotated or revoked it between the read and the write: read again.
+            tracing::debug!(token = ?rotate.presented, "refresh token changed during rotation; retrying");
+        }
+        Err(StoreError::Database(
+            "the refresh token kept changing during its rotation".to_owned(),
+        ))
+    }
+
+    /// Starts (`true`) or ends one deadline, a command timeout from now, for every call until
+    /// it ends.
+    fn set_deadline(&self, on: bool) {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let deadline = on.then(|| Instant::now() + conn.redis().command_timeout());
+        conn.set_deadline(deadline);
+    }
+
     /// Runs `f` on the connection; any failure becomes a [`StoreError`].
     fn run<T>(
         &self,
@@ -237,60 +308,12 @@ impl RefreshStore for RedisRefreshStore {
         rotate: Rotate<'_>,
         decide: Decide<'_>,
     ) -> Result<RotateOutcome, StoreError> {
-        for _ in 0..MAX_ROTATE_ATTEMPTS {
-            let Some(raw) = self.read(rotate.presented)? else {
-                return Ok(RotateOutcome::Unknown);
-            };
-            let record = decode(&raw)?;
-            if record.rotated {
-                self.delete_family(&record)?;
-                return Ok(RotateOutcome::Reused {
-                    family: record.family,
-                });
-            }
-            if record.client_id != rotate.client_id {
-                return Ok(RotateOutcome::WrongClient);
-            }
-            if record.expires_at <= rotate.now {
-                return Ok(RotateOutcome::Expired);
-            }
-            let scopes = match decide(&record) {
-                Ok(scopes) => scopes,
-                Err(e) => return Ok(RotateOutcome::Refused(e)),
-            };
-            let marked = encode(&RefreshRecord {
-                rotated: true,
-                ..record.clone()
-            })?;
-            let successor = record.successor(rotate.now, rotate.expires_at);
-            let replacement = encode(&successor)?;
-            let keys = [
-                self.token_key(rotate.presented),
-                self.token_key(rotate.replacement),
-                self.family_key(&record.family),
-                self.subject_key(&record.subject),
-            ];
-            let script = &self.rotate;
-            let swapped: i64 = self.run(|c| {
-                script
-                    .key(&keys[..])
-                    .arg(&raw)
-                    .arg(&marked)
-                    .arg(&replacement)
-                    .arg(successor.expires_at)
-                    .arg(hex(rotate.replacement))
-                    .arg(&record.family)
-                    .invoke(c)
-            })?;
-            if swapped == 1 {
-                return Ok(RotateOutcome::Rotated { record, scopes });
-            }
-            // Another node rotated or revoked it between the read and the write: read again.
-            tracing::debug!(token = ?rotate.presented, "refresh token changed during rotation; retrying");
-        }
-        Err(StoreError::Database(
-            "the refresh token kept changing during its rotation".to_owned(),
-        ))
+        // A rotation reads, writes, and reads and writes again when another node got there
+        // first: all of it within one command timeout.
+        self.set_deadline(true);
+        let outcome = self.rotate_within_deadline(rotate, decide);
+        self.set_deadline(false);
+        outcome
     }
 
     fn get(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {

@@ -29,6 +29,7 @@ use scopegate_scope_validator::{
 use crate::config::Names;
 use crate::conn::{self, Redis, Subscriber, SyncConn, is_connection_error};
 use crate::error::describe;
+use crate::snapshot::{SnapshotWriter, revocations_of, union};
 
 /// Revokes a token. `KEYS`: the sorted set. `ARGV`: `exp`, `jti`, the channel, the event JSON.
 pub const INSERT_TOKEN_SCRIPT: &str = r"
@@ -97,6 +98,11 @@ pub struct RedisRevocationStore {
     insert_subject: Script,
     /// [`PRUNE_SCRIPT`].
     prune: Script,
+    /// The node's local snapshot: every revocation this store writes or reads goes there too,
+    /// and the first load falls back to it while Redis is unreachable.
+    snapshot: Option<SnapshotWriter>,
+    /// Whether a load has succeeded or fallen back already (only the first may fall back).
+    loaded: bool,
 }
 
 impl std::fmt::Debug for RedisRevocationStore {
@@ -123,6 +129,40 @@ impl RedisRevocationStore {
             insert_token: Script::new(INSERT_TOKEN_SCRIPT),
             insert_subject: Script::new(INSERT_SUBJECT_SCRIPT),
             prune: Script::new(PRUNE_SCRIPT),
+            snapshot: None,
+            loaded: false,
+        }
+    }
+
+    /// Keeps the node's local snapshot through `writer`: every revocation recorded or read
+    /// here is merged into it; a load returns Redis's list together with the snapshot's (the
+    /// list only grows, so a Redis that lost its data does not make the node forget), and the
+    /// first load, at start, returns the snapshot's alone while Redis cannot be reached.
+    pub fn with_snapshot(mut self, writer: SnapshotWriter) -> Self {
+        self.snapshot = Some(writer);
+        self
+    }
+
+    /// The snapshot's revocations still needed at `now`.
+    fn local(&self, now: u64) -> Option<Revocations> {
+        let writer = self.snapshot.as_ref()?;
+        match writer.snapshot().load_revocations() {
+            Ok(mut r) => {
+                r.tokens.retain(|(_, exp)| *exp >= now);
+                r.subjects.retain(|(_, s)| s.keep_until >= now);
+                Some(r)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the local revocation snapshot is unreadable");
+                None
+            }
+        }
+    }
+
+    /// Hands a recorded revocation to the snapshot.
+    fn remember(&self, event: &RevocationEvent) {
+        if let Some(writer) = &self.snapshot {
+            writer.revocations(revocations_of(event));
         }
     }
 
@@ -139,6 +179,73 @@ impl RedisRevocationStore {
 
 impl RevocationStore for RedisRevocationStore {
     fn load(&mut self, now: u64) -> Result<Revocations, StoreError> {
+        let first = !std::mem::replace(&mut self.loaded, true);
+        match self.load_redis(now) {
+            Ok(loaded) => {
+                let Some(writer) = &self.snapshot else {
+                    return Ok(loaded);
+                };
+                writer.revocations(loaded.clone());
+                Ok(match self.local(now) {
+                    Some(local) => union(loaded, local),
+                    None => loaded,
+                })
+            }
+            Err(StoreError::Unavailable(reason)) if first => match self.local(now) {
+                Some(local) => {
+                    tracing::warn!(
+                        %reason,
+                        revoked = local.tokens.len() + local.subjects.len(),
+                        "redis cannot be reached: starting from the local revocation snapshot"
+                    );
+                    Ok(local)
+                }
+                None => Err(StoreError::Unavailable(reason)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    fn insert(&mut self, jti: &str, exp: u64) -> Result<(), StoreError> {
+        let event = RevocationEvent::Token {
+            jti: jti.to_owned(),
+            exp,
+        };
+        self.insert_token(&event, jti, exp)?;
+        self.remember(&event);
+        Ok(())
+    }
+
+    fn insert_subject(
+        &mut self,
+        subject: &str,
+        before: u64,
+        keep_until: u64,
+    ) -> Result<(), StoreError> {
+        let event = RevocationEvent::Subject {
+            subject: subject.to_owned(),
+            before,
+            keep_until,
+        };
+        self.insert_subject_redis(&event, subject, before, keep_until)?;
+        self.remember(&event);
+        Ok(())
+    }
+
+    fn prune(&mut self, now: u64) -> Result<usize, StoreError> {
+        let (script, tokens_key, subjects_key) =
+            (&self.prune, &self.tokens_key, &self.subjects_key);
+        let removed: u64 = self
+            .conn
+            .run(|c| script.key(tokens_key).key(subjects_key).arg(now).invoke(c))
+            .map_err(|e| store_error(&e))?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+}
+
+// The Redis side of each operation.
+impl RedisRevocationStore {
+    fn load_redis(&mut self, now: u64) -> Result<Revocations, StoreError> {
         let (tokens_key, subjects_key) = (&self.tokens_key, &self.subjects_key);
         let (tokens, subjects): RawRevocations = self
             .conn
@@ -169,11 +276,13 @@ impl RevocationStore for RedisRevocationStore {
         Ok(loaded)
     }
 
-    fn insert(&mut self, jti: &str, exp: u64) -> Result<(), StoreError> {
-        let event = encode(&RevocationEvent::Token {
-            jti: jti.to_owned(),
-            exp,
-        })?;
+    fn insert_token(
+        &mut self,
+        event: &RevocationEvent,
+        jti: &str,
+        exp: u64,
+    ) -> Result<(), StoreError> {
+        let event = encode(event)?;
         let (script, key, channel) = (&self.insert_token, &self.tokens_key, &self.channel);
         let _: i64 = self
             .conn
@@ -190,17 +299,14 @@ impl RevocationStore for RedisRevocationStore {
         Ok(())
     }
 
-    fn insert_subject(
+    fn insert_subject_redis(
         &mut self,
+        event: &RevocationEvent,
         subject: &str,
         before: u64,
         keep_until: u64,
     ) -> Result<(), StoreError> {
-        let event = encode(&RevocationEvent::Subject {
-            subject: subject.to_owned(),
-            before,
-            keep_until,
-        })?;
+        let event = encode(event)?;
         let (script, key, channel) = (&self.insert_subject, &self.subjects_key, &self.channel);
         let _: i64 = self
             .conn
@@ -216,16 +322,6 @@ impl RevocationStore for RedisRevocationStore {
             })
             .map_err(|e| store_error(&e))?;
         Ok(())
-    }
-
-    fn prune(&mut self, now: u64) -> Result<usize, StoreError> {
-        let (script, tokens_key, subjects_key) =
-            (&self.prune, &self.tokens_key, &self.subjects_key);
-        let removed: u64 = self
-            .conn
-            .run(|c| script.key(tokens_key).key(subjects_key).arg(now).invoke(c))
-            .map_err(|e| store_error(&e))?;
-        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 }
 
@@ -244,19 +340,24 @@ fn store_error(e: &redis::RedisError) -> StoreError {
 }
 
 /// Listens on `names.revocation_channel` and hands every other node's revocation to
-/// `validator` ([`ScopeValidator::apply_remote`]); after every (re)subscription, and after a
-/// message it cannot decode, it asks the validator to reload the list
-/// ([`ScopeValidator::resync`]). Must be called inside a tokio (actix) runtime; runs for as
-/// long as it lives, or until the handle is aborted. The task keeps a clone of `validator`.
+/// `validator` ([`ScopeValidator::apply_remote`]) and to the node's local snapshot (`snapshot`,
+/// if it keeps one); after every (re)subscription, and after a message it cannot decode, it
+/// asks the validator to reload the list ([`ScopeValidator::resync`]). Must be called inside a
+/// tokio (actix) runtime; runs for as long as it lives, or until the handle is aborted. The
+/// task keeps a clone of `validator`.
 pub fn spawn_revocation_listener(
     redis: Arc<Redis>,
     names: &Names,
     validator: ScopeValidator,
+    snapshot: Option<SnapshotWriter>,
 ) -> tokio::task::JoinHandle<()> {
     conn::subscribe(
         redis,
         names.revocation_channel.clone(),
-        RevocationListener { validator },
+        RevocationListener {
+            validator,
+            snapshot,
+        },
     )
 }
 
@@ -264,6 +365,8 @@ pub fn spawn_revocation_listener(
 struct RevocationListener {
     /// Where events go; every call is a non-blocking send to its actor.
     validator: ScopeValidator,
+    /// The local snapshot, told every event too (a non-blocking send to its thread).
+    snapshot: Option<SnapshotWriter>,
 }
 
 // === impl RevocationListener ===
@@ -276,7 +379,12 @@ impl Subscriber for RevocationListener {
 
     fn on_message(&mut self, payload: &[u8]) {
         match serde_json::from_slice::<RevocationEvent>(payload) {
-            Ok(event) => self.validator.apply_remote(event),
+            Ok(event) => {
+                if let Some(snapshot) = &self.snapshot {
+                    snapshot.revocations(revocations_of(&event));
+                }
+                self.validator.apply_remote(event);
+            }
             Err(e) => {
                 tracing::warn!(
                     error = %e,

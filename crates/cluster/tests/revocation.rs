@@ -113,6 +113,7 @@ impl Node {
             redis,
             &s.names(),
             node.validator.clone(),
+            None,
         ));
         node
     }

@@ -15,6 +15,7 @@
 //! tries again (at most [`MAX_RETRIES`] times).
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use actix::{Actor, Handler, SyncContext};
 use arc_swap::ArcSwap;
@@ -48,7 +49,13 @@ pub struct PolicyStore {
     applied: AppliedLog,
     /// The backend's name, for logs.
     store: Arc<str>,
+    /// Told every policy the store publishes (a cluster node's local snapshot writer).
+    observer: Option<Observer>,
 }
+
+/// A function told every policy the store publishes, on the store's thread: it must return at
+/// once (hand the policy to another thread).
+pub type Observer = Arc<dyn Fn(&Arc<Policy>) + Send + Sync>;
 
 // === impl PolicyStore ===
 
@@ -59,12 +66,41 @@ impl PolicyStore {
         backend: Box<dyn PolicyBackend>,
         snapshot: Arc<ArcSwap<Policy>>,
         applied: AppliedLog,
+        observer: Option<Observer>,
     ) -> Self {
         Self {
             store: backend.describe().into(),
             backend: Arc::new(Mutex::new(backend)),
             snapshot,
             applied,
+            observer,
+        }
+    }
+
+    /// Applies `events` as one unit by `deadline`; see [`ApplyEvents`].
+    fn apply_by(
+        &mut self,
+        events: &[PolicyEvent],
+        expected_version: Option<u64>,
+        deadline: Option<Instant>,
+    ) -> Result<u64, StoreError> {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(StoreError::Unavailable(format!(
+                "the change waited behind other writes to {} until its time ran out; it was \
+                 not sent",
+                self.store
+            )));
+        }
+        self.set_deadline(deadline);
+        let result = self.apply(events, expected_version);
+        self.set_deadline(None);
+        result
+    }
+
+    /// Tells the backend the deadline of the change being applied.
+    fn set_deadline(&self, deadline: Option<Instant>) {
+        if let Ok(mut backend) = self.backend() {
+            backend.set_deadline(deadline);
         }
     }
 
@@ -108,6 +144,10 @@ impl PolicyStore {
                         });
                     }
                     continue;
+                }
+                Err(e @ SaveError::OutcomeUnknown { .. }) => {
+                    tracing::warn!(store = %self.store, error = %e, "a policy write got no answer; if the store recorded it, it arrives as a remote change");
+                    return Err(save_error(e));
                 }
                 Err(e) => {
                     tracing::error!(store = %self.store, error = %e, "could not persist policy events");
@@ -153,12 +193,11 @@ impl PolicyStore {
         if self.snapshot.load().version() > base {
             return Ok(());
         }
-        Err(StoreError::Unavailable(format!(
-            "{} is at version {stored}, behind this node's {base}: it has lost policy changes; \
-             this node keeps serving version {base} but refuses writes until it is restarted \
-             (it then loads, or seeds, the store again)",
-            self.store
-        )))
+        Err(StoreError::StoreBehind {
+            store: self.store.to_string(),
+            stored,
+            current: base,
+        })
     }
 
     /// Publishes `policy` to the readers and records the `(version, created_at_us)` it covers,
@@ -169,7 +208,11 @@ impl PolicyStore {
         versions: impl IntoIterator<Item = (u64, Option<u64>)>,
         remote: bool,
     ) {
-        self.snapshot.store(Arc::new(policy));
+        let policy = Arc::new(policy);
+        self.snapshot.store(Arc::clone(&policy));
+        if let Some(observer) = &self.observer {
+            observer(&policy);
+        }
         let applied_at_us = now_us();
         for (version, created_at_us) in versions {
             self.applied.push(AppliedVersion {
@@ -221,6 +264,13 @@ fn save_error(e: SaveError) -> StoreError {
         } => StoreError::Unavailable(format!(
             "{store} did not record version {version}: {reason}"
         )),
+        SaveError::OutcomeUnknown {
+            store,
+            version,
+            reason,
+        } => StoreError::OutcomeUnknown(format!(
+            "{store} may or may not have recorded version {version}: {reason}"
+        )),
         other => StoreError::Save(other),
     }
 }
@@ -248,7 +298,7 @@ impl Handler<ApplyEvents> for PolicyStore {
     type Result = Result<u64, StoreError>;
 
     fn handle(&mut self, msg: ApplyEvents, _: &mut Self::Context) -> Self::Result {
-        self.apply(&msg.events, msg.expected_version)
+        self.apply_by(&msg.events, msg.expected_version, msg.deadline)
     }
 }
 

@@ -97,11 +97,25 @@ pub enum SaveError {
         /// The version that was offered.
         got: u64,
     },
-    /// The store could not be reached (a networked store: Redis down, a timeout). Nothing was
-    /// recorded, unless a timeout hid a write that did happen: then the store's log has it and
-    /// this node applies it like any other node's change once the store answers again.
+    /// The store could not be reached (a networked store: Redis down, or no time left before
+    /// the write was sent). Nothing was recorded.
     #[error("policy store unavailable: {store} did not record version {version}: {reason}")]
     Unavailable {
+        /// The backend, as [`crate::PolicyBackend::describe`] names it.
+        store: String,
+        /// The version the write would have recorded.
+        version: u64,
+        /// What went wrong (never a password).
+        reason: String,
+    },
+    /// The write was sent but no answer came (a timeout, a connection broken while waiting):
+    /// the store may or may not have recorded it. If it did, every node (this one too) applies
+    /// it like any other change once the store answers again.
+    #[error(
+        "policy store did not answer: {store} may or may not have recorded version {version}: \
+         {reason}"
+    )]
+    OutcomeUnknown {
         /// The backend, as [`crate::PolicyBackend::describe`] names it.
         store: String,
         /// The version the write would have recorded.
@@ -145,10 +159,34 @@ pub enum StoreError {
         actual: u64,
     },
     /// The store could not be reached: its actor (stopped, or its mailbox is closed), or the
-    /// storage behind it (Redis down or too slow). Nothing was applied; readers keep the last
-    /// snapshot. The HTTP layer answers 503.
+    /// storage behind it (Redis down, or the change's time ran out before it was sent). Nothing
+    /// was applied; readers keep the last snapshot. The HTTP layer answers 503.
     #[error("the policy store is unavailable: {0}")]
     Unavailable(String),
+    /// The change was sent to the store but no answer came in time: it may or may not have
+    /// been applied. If it was, this node (like every other) applies it as soon as the store
+    /// answers again; read the policy back before retrying. The HTTP layer answers 504.
+    #[error(
+        "the policy store did not answer in time; the change may or may not have been applied: {0}"
+    )]
+    OutcomeUnknown(String),
+    /// The store holds an older policy than this node serves: it has lost changes (Redis
+    /// restarted empty, or was restored from an older backup). Writing on it would fork the
+    /// history, so writes are refused until it is re-seeded; the node keeps serving its
+    /// version. The HTTP layer answers 503.
+    #[error(
+        "{store} holds policy version {stored}, behind the version {current} this node serves: \
+         it has lost policy changes; writes are refused until it is re-seeded (scopegate \
+         cluster reseed), and this node keeps serving version {current}"
+    )]
+    StoreBehind {
+        /// The backend, as [`crate::PolicyBackend::describe`] names it.
+        store: String,
+        /// The version the store holds.
+        stored: u64,
+        /// The version this node serves.
+        current: u64,
+    },
     /// The policy file used to seed an empty store is not a valid policy.
     #[error("the policy file cannot seed the policy store: {0}")]
     SeedInvalid(PolicyError),

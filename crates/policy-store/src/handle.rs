@@ -2,15 +2,16 @@
 //! readers, and turns mailbox errors into [`StoreError::Unavailable`].
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::{Addr, SyncArbiter, System};
 use arc_swap::ArcSwap;
 use scopegate_core::{Policy, PolicyDocument, PolicyEvent};
 
-use crate::actor::PolicyStore;
+use crate::actor::{Observer, PolicyStore};
 use crate::applied::{AppliedLog, AppliedVersion};
 use crate::backend::{LoggedEvent, PolicyBackend};
-use crate::error::{SaveError, StoreError};
+use crate::error::{LoadError, SaveError, StoreError};
 use crate::messages::{ApplyEvents, ApplyRemote, CatchUp};
 use crate::reader::PolicyReader;
 
@@ -23,6 +24,22 @@ pub struct PolicyStoreHandle {
     reader: PolicyReader,
     /// The versions the actor published and when, read without messaging it.
     applied: AppliedLog,
+    /// How long a change may wait in all ([`PolicyBackend::request_timeout`]).
+    request_timeout: Option<Duration>,
+}
+
+/// Where the policy a store started with came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The store's own policy.
+    Stored,
+    /// The store was empty: the policy file, now recorded.
+    Seeded,
+    /// The store was empty and there was no policy file.
+    Empty,
+    /// The node's own snapshot of an earlier run, because the store could not be reached (or
+    /// had lost its data). Catch-ups bring it up to date once the store answers.
+    Resumed,
 }
 
 // === impl PolicyStoreHandle ===
@@ -39,24 +56,49 @@ impl PolicyStoreHandle {
     ///
     /// Loading blocks the calling thread. Must be called inside a running actix `System`.
     pub fn start(
-        mut backend: Box<dyn PolicyBackend>,
+        backend: Box<dyn PolicyBackend>,
         seed: Option<PolicyDocument>,
     ) -> Result<Self, StoreError> {
+        Self::start_or_resume(backend, seed, None, None).map(|(handle, _)| handle)
+    }
+
+    /// [`PolicyStoreHandle::start`] for a node that kept a snapshot of an earlier run
+    /// (`resume`): when the store cannot be reached, the node starts from that snapshot
+    /// instead of failing, and when the store is empty although the snapshot holds a policy,
+    /// the store has lost its data: the node starts from the snapshot instead of seeding the
+    /// store from the policy file (which would silently drop every change made since). In both
+    /// cases the catch-ups bring the node up to date once the store answers; writes fail until
+    /// then. `observer` is told the starting policy and every one published after it (a
+    /// cluster node keeps its local snapshot with it). Returns where the starting policy came
+    /// from.
+    pub fn start_or_resume(
+        mut backend: Box<dyn PolicyBackend>,
+        seed: Option<PolicyDocument>,
+        resume: Option<Policy>,
+        observer: Option<Observer>,
+    ) -> Result<(Self, Origin), StoreError> {
         if System::try_current().is_none() {
             return Err(StoreError::Unavailable(
                 "PolicyStoreHandle::start must be called inside a running actix System".to_owned(),
             ));
         }
-        let policy = initial_policy(backend.as_mut(), seed)?;
-        let snapshot = Arc::new(ArcSwap::from_pointee(policy));
+        let (policy, origin) = initial_policy(backend.as_mut(), seed, resume)?;
+        let request_timeout = backend.request_timeout();
+        let policy = Arc::new(policy);
+        if let Some(observer) = &observer {
+            observer(&policy);
+        }
+        let snapshot = Arc::new(ArcSwap::new(policy));
         let applied = AppliedLog::default();
-        let actor = PolicyStore::new(backend, Arc::clone(&snapshot), applied.clone());
+        let actor = PolicyStore::new(backend, Arc::clone(&snapshot), applied.clone(), observer);
         let addr = SyncArbiter::start(1, move || actor.clone());
-        Ok(Self {
+        let handle = Self {
             addr,
             reader: PolicyReader::new(snapshot),
             applied,
-        })
+            request_timeout,
+        };
+        Ok((handle, origin))
     }
 
     /// A reader of the current policy; readers never message the actor.
@@ -70,15 +112,22 @@ impl PolicyStoreHandle {
     ///
     /// With `expected_version: Some(v)`, fails with [`StoreError::VersionConflict`] unless the
     /// policy is at version `v`.
+    ///
+    /// With a networked backend the whole call, waiting behind other changes included, lasts
+    /// at most the backend's [`PolicyBackend::request_timeout`]: a change still queued then
+    /// fails with [`StoreError::Unavailable`] (not applied), one sent without an answer with
+    /// [`StoreError::OutcomeUnknown`].
     pub async fn apply(
         &self,
         events: Vec<PolicyEvent>,
         expected_version: Option<u64>,
     ) -> Result<u64, StoreError> {
+        let deadline = self.request_timeout.map(|t| Instant::now() + t);
         self.addr
             .send(ApplyEvents {
                 events,
                 expected_version,
+                deadline,
             })
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
@@ -130,26 +179,56 @@ impl std::fmt::Debug for PolicyStoreHandle {
     }
 }
 
-/// The policy the store starts with: persisted state, else the seeded policy, else empty.
+/// The policy the store starts with: persisted state, else (the store unreachable, or empty
+/// after losing its data) the node's snapshot `resume`, else the seeded policy, else empty.
 fn initial_policy(
     backend: &mut dyn PolicyBackend,
     seed: Option<PolicyDocument>,
-) -> Result<Policy, StoreError> {
+    resume: Option<Policy>,
+) -> Result<(Policy, Origin), StoreError> {
     let store = backend.describe();
-    if let Some(policy) = backend.load()? {
-        tracing::info!(%store, version = policy.version(), "loaded the stored policy");
-        if seed.is_some() {
-            tracing::info!(
+    let (loaded, resume) = match (backend.load(), resume) {
+        (Ok(loaded), resume) => (loaded, resume),
+        (Err(LoadError::Unavailable { reason, .. }), Some(policy)) => {
+            tracing::warn!(
                 %store,
-                "the store already holds a policy, so the policy file is not applied again; \
-                 import it through the admin API to replace the stored policy"
+                %reason,
+                version = policy.version(),
+                "the policy store cannot be reached: starting from this node's local snapshot; \
+                 writes fail until the store answers and the node has caught up"
             );
+            return Ok((policy, Origin::Resumed));
         }
-        return Ok(policy);
+        (Err(e), _) => return Err(e.into()),
+    };
+    let resume = match loaded {
+        Some(policy) => {
+            tracing::info!(%store, version = policy.version(), "loaded the stored policy");
+            if seed.is_some() {
+                tracing::info!(
+                    %store,
+                    "the store already holds a policy, so the policy file is not applied again; \
+                     import it through the admin API to replace the stored policy"
+                );
+            }
+            return Ok((policy, Origin::Stored));
+        }
+        None => resume.filter(|p| p.version() > 0),
+    };
+    if let Some(policy) = resume {
+        tracing::error!(
+            %store,
+            version = policy.version(),
+            "the policy store is empty but this node's local snapshot holds a policy: the store \
+             has lost its data. Starting from the snapshot and not seeding the store from the \
+             policy file; writes are refused until the store is re-seeded (scopegate cluster \
+             reseed)"
+        );
+        return Ok((policy, Origin::Resumed));
     }
     let Some(doc) = seed else {
         tracing::info!(%store, version = 0, "the store is empty and there is no policy file: starting with the empty policy");
-        return Ok(Policy::default());
+        return Ok((Policy::default(), Origin::Empty));
     };
     let event = PolicyEvent::ReplaceAll(doc);
     let policy = Policy::default()
@@ -158,14 +237,14 @@ fn initial_policy(
     match backend.append(&event, &policy) {
         Ok(()) => {
             tracing::info!(%store, version = policy.version(), "seeded the empty store from the policy file");
-            Ok(policy)
+            Ok((policy, Origin::Seeded))
         }
         // Another node seeded (or wrote) the shared store between our load and our write: its
         // policy wins, ours is not recorded.
         Err(SaveError::Stale { stored }) => match backend.load()? {
             Some(policy) => {
                 tracing::info!(%store, version = policy.version(), "another node seeded the store first; loaded its policy");
-                Ok(policy)
+                Ok((policy, Origin::Stored))
             }
             None => Err(SaveError::Stale { stored }.into()),
         },

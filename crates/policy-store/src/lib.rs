@@ -40,9 +40,9 @@ pub mod messages;
 pub mod private_fs;
 mod reader;
 
-pub use actor::{MAX_RETRIES, PolicyStore};
+pub use actor::{MAX_RETRIES, Observer, PolicyStore};
 pub use applied::{APPLIED_CAPACITY, AppliedVersion};
 pub use backend::{CatchUp, EmbeddedBackend, LoggedEvent, PolicyBackend};
 pub use error::{LoadError, SaveError, StoreError};
-pub use handle::PolicyStoreHandle;
+pub use handle::{Origin, PolicyStoreHandle};
 pub use reader::PolicyReader;

@@ -2,6 +2,8 @@
 //! the two ways other nodes' changes reach it ([`ApplyRemote`], [`CatchUp`]). Most callers use
 //! [`crate::PolicyStoreHandle`], which sends them and maps mailbox errors.
 
+use std::time::Instant;
+
 use actix::Message;
 use scopegate_core::PolicyEvent;
 
@@ -19,6 +21,10 @@ pub struct ApplyEvents {
     /// [`StoreError::VersionConflict`] unless the policy is at version `v`, so an admin who
     /// edited what they read does not overwrite a change made meanwhile.
     pub expected_version: Option<u64>,
+    /// When the caller stops waiting: a change still queued at that time is refused without
+    /// touching the store, and one being written shares what is left of it with every call
+    /// it makes. `None`: no limit beyond the store's own timeouts.
+    pub deadline: Option<Instant>,
 }
 
 /// Another node recorded `event` at `version`: apply it if it is the next version, ignore it if

@@ -1,4 +1,4 @@
-//! Command line: `scopegate serve | hash-secret | keys generate | policy check`.
+//! Command line: `scopegate serve | hash-secret | keys generate | policy check | cluster reseed`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +40,27 @@ pub enum Command {
         /// What to do with the policy file.
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Cluster-mode maintenance.
+    Cluster {
+        /// What to do.
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+/// `scopegate cluster …`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Put a node's local snapshot (policy, signing keys, revocations) back into a Redis that
+    /// lost its data. Writes only if Redis holds no policy or an older one than the snapshot.
+    Reseed {
+        /// The node's TOML configuration file (Redis, key prefix, data directory).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The data directory to read the snapshot from, instead of `storage.data_dir`.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 

@@ -1,4 +1,4 @@
-//! The one-shot subcommands: `hash-secret`, `keys generate`, `policy check`.
+//! The one-shot subcommands: `hash-secret`, `keys generate`, `policy check`, `cluster reseed`.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -76,4 +76,32 @@ pub fn check_policy(path: &Path, mut out: impl Write) -> anyhow::Result<ExitCode
         writeln!(out, "{}: {} problem(s)", path.display(), problems.len())?;
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Writes the local snapshot in `settings.storage.data_dir` into the configured Redis (see
+/// `scopegate_cluster::reseed`), and says what it wrote.
+pub fn reseed(settings: &crate::Settings, mut out: impl Write) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.cluster.enabled(),
+        "cluster reseed needs cluster.redis_url (SCOPEGATE__CLUSTER__REDIS_URL): the Redis to \
+         re-seed"
+    );
+    let redis = scopegate_cluster::Redis::open(&settings.cluster)?;
+    let snapshot = scopegate_cluster::LocalSnapshot::open(
+        &settings.storage.data_dir,
+        &settings.cluster.key_prefix,
+    )?;
+    let done = scopegate_cluster::reseed(&redis, &settings.cluster.names(), &snapshot)
+        .with_context(|| format!("could not re-seed Redis from {}", snapshot.dir().display()))?;
+    writeln!(
+        out,
+        "re-seeded Redis (key prefix {}) from {}: policy version {}, {} signing key(s), {} \
+         revocation(s); refresh tokens are not in any snapshot, so their holders sign in again",
+        settings.cluster.key_prefix,
+        snapshot.dir().display(),
+        done.version,
+        done.keys,
+        done.revocations
+    )?;
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use scopegate_server::cli::{Cli, Command, KeysCommand, PolicyCommand};
+use scopegate_server::cli::{Cli, ClusterCommand, Command, KeysCommand, PolicyCommand};
 use scopegate_server::{Application, Settings, commands, telemetry};
 
 fn main() -> ExitCode {
@@ -37,6 +37,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: PolicyCommand::Check { file },
         } => {
             return commands::check_policy(&file, std::io::stdout());
+        }
+        Command::Cluster {
+            command: ClusterCommand::Reseed { config, data_dir },
+        } => {
+            let cwd = std::env::current_dir()?;
+            let mut settings = Settings::load(config.as_deref(), std::env::vars().collect(), &cwd)?;
+            if let Some(dir) = data_dir {
+                settings.storage.data_dir = cwd.join(dir);
+            }
+            commands::reseed(&settings, std::io::stdout())?;
         }
     }
     Ok(ExitCode::SUCCESS)

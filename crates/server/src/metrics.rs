@@ -70,6 +70,9 @@ struct StateGauges {
     ready: IntGauge,
     redis_up: IntGauge,
     redis_reconnects: IntCounter,
+    redis_data_lost: IntGauge,
+    contact_age: Gauge,
+    stale: IntGauge,
     revoked_tokens: IntGauge,
     revoked_subjects: IntGauge,
     cache_entries: IntGauge,
@@ -256,6 +259,12 @@ impl StateGauges {
             lockouts.with_label_values(&[kind.as_str()]);
             locked.with_label_values(&[kind.as_str()]);
         }
+        let contact_age = Gauge::new(
+            "scopegate_cluster_contact_age_seconds",
+            "Seconds since Redis last answered this node (since it started, if never; 0 in \
+             embedded mode).",
+        )?;
+        registry.register(Box::new(contact_age.clone()))?;
         Ok(Self {
             policy_version: gauge(
                 registry,
@@ -283,6 +292,19 @@ impl StateGauges {
                 registry,
                 "scopegate_redis_reconnects_total",
                 "Times a Redis connection came back after a failure.",
+            )?,
+            redis_data_lost: gauge(
+                registry,
+                "scopegate_redis_data_lost",
+                "1 while Redis holds an older policy than this node serves (it restarted empty \
+                 or was restored from an older backup): writes are refused until it is re-seeded.",
+            )?,
+            contact_age,
+            stale: gauge(
+                registry,
+                "scopegate_cluster_stale",
+                "1 while the node is past cluster.max_staleness_secs without contact with Redis \
+                 and refuses checks and introspection.",
             )?,
             revoked_tokens: gauge(
                 registry,
@@ -443,8 +465,17 @@ impl Probes {
         g.cluster_mode.set(cluster);
         g.redis_up.set(i64::from(up));
         sync_counter(&g.redis_reconnects, reconnects);
-        let ready = up || !self.node.fail_readiness_when_degraded;
-        g.ready.set(i64::from(ready));
+        g.ready.set(i64::from(self.node.readiness().ready));
+        let health = self.node.redis.as_ref();
+        g.redis_data_lost
+            .set(i64::from(health.is_some_and(|h| h.data_lost().is_some())));
+        g.stale.set(i64::from(self.node.is_stale()));
+        g.contact_age.set(health.map_or(0.0, |h| {
+            h.contact_age().map_or_else(
+                || (scopegate_jwt::unix_now() as f64 - self.started_at).max(0.0),
+                |age| age.as_secs_f64(),
+            )
+        }));
 
         // `revoked_len` counts both kinds.
         let subjects = self.validator.revoked_subjects_len();

@@ -68,9 +68,7 @@ impl Application {
             Some(path) => Some(read_policy_file(path)?),
             None => None,
         };
-        let backend = stores::policy_backend(&settings, cluster.as_ref())?;
-        let policy =
-            PolicyStoreHandle::start(backend, seed).context("could not start the policy store")?;
+        let policy = stores::policy_store(&settings, cluster.as_ref(), seed)?;
         let reader = policy.reader();
         tracing::info!(version = reader.version(), "policy loaded");
 
@@ -111,7 +109,7 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("could not start the token issuer: {e}"))?;
 
         if let Some(cluster) = &cluster {
-            stores::spawn_listeners(cluster, &policy, &validator, &ring);
+            stores::spawn_listeners(&settings, cluster, &policy, &validator, &ring);
             tracing::info!(node = %node.node_id, prefix = %settings.cluster.key_prefix, "cluster mode: listening for other nodes' changes");
         }
 

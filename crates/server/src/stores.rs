@@ -8,10 +8,12 @@ use scopegate_cluster::keyring::{
     FileKeyStore, KeyRingHandle, KeyStore, RedisKeyStore, RingSettings, spawn_key_listener,
 };
 use scopegate_cluster::{
-    Names, Redis, RedisPolicyBackend, RedisRefreshStore, RedisRevocationStore, RedisThrottleStore,
-    SyncConn, spawn_policy_listener, spawn_revocation_listener,
+    LocalSnapshot, Names, Redis, RedisPolicyBackend, RedisRefreshStore, RedisRevocationStore,
+    RedisThrottleStore, SnapshotWriter, SyncConn, spawn_monitor, spawn_policy_listener,
+    spawn_revocation_listener,
 };
-use scopegate_policy_store::{EmbeddedBackend, PolicyBackend, PolicyStoreHandle};
+use scopegate_core::PolicyDocument;
+use scopegate_policy_store::{EmbeddedBackend, Origin, PolicyBackend, PolicyStoreHandle};
 use scopegate_scope_validator::{EmbeddedRevocationStore, RevocationStore, ScopeValidator};
 use scopegate_token_issuer::{EmbeddedRefreshStore, RefreshStore, ThrottleStore};
 
@@ -25,9 +27,12 @@ pub struct Cluster {
     pub redis: Arc<Redis>,
     /// Key and channel names.
     pub names: Names,
+    /// The node's local snapshot in `{data_dir}/cluster/` and the thread that writes it.
+    pub snapshot: SnapshotWriter,
 }
 
-/// Opens the cluster connection when `[cluster] redis_url` is set. Does not connect yet.
+/// Opens the cluster connection when `[cluster] redis_url` is set, and the node's local
+/// snapshot. Does not connect yet.
 pub fn open_cluster(settings: &Settings) -> anyhow::Result<Option<Cluster>> {
     if !settings.cluster.enabled() {
         return Ok(None);
@@ -40,10 +45,55 @@ pub fn open_cluster(settings: &Settings) -> anyhow::Result<Option<Cluster>> {
         );
     }
     let redis = Redis::open(&settings.cluster)?;
+    let snapshot = LocalSnapshot::open(&settings.storage.data_dir, &settings.cluster.key_prefix)?;
     Ok(Some(Cluster {
         redis,
         names: settings.cluster.names(),
+        snapshot: SnapshotWriter::start(snapshot)?,
     }))
+}
+
+/// Starts the policy store on its backend. A cluster node resumes from its local snapshot when
+/// Redis cannot be reached (or has lost its data) and keeps that snapshot current; its
+/// readiness then waits until it has caught up.
+pub fn policy_store(
+    settings: &Settings,
+    cluster: Option<&Cluster>,
+    seed: Option<PolicyDocument>,
+) -> anyhow::Result<PolicyStoreHandle> {
+    let backend = policy_backend(settings, cluster)?;
+    let Some(cluster) = cluster else {
+        return PolicyStoreHandle::start(backend, seed).context("could not start the policy store");
+    };
+    let resume = match cluster.snapshot.snapshot().load_policy() {
+        Ok(resume) => resume,
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring the unreadable local policy snapshot");
+            None
+        }
+    };
+    let writer = cluster.snapshot.clone();
+    let (store, origin) = PolicyStoreHandle::start_or_resume(
+        backend,
+        seed,
+        resume,
+        Some(Arc::new(move |policy| writer.policy(policy))),
+    )
+    .map_err(|e| match e {
+        scopegate_policy_store::StoreError::Load(
+            scopegate_policy_store::LoadError::Unavailable { .. },
+        ) => anyhow::anyhow!(
+            "{e}; this node has no local snapshot of an earlier run to start from (it keeps one \
+             in {} once it has reached Redis)",
+            cluster.snapshot.snapshot().dir().display()
+        ),
+        e => anyhow::Error::new(e),
+    })
+    .context("could not start the policy store")?;
+    if origin == Origin::Resumed {
+        cluster.redis.health().mark_started_from_snapshot();
+    }
+    Ok(store)
 }
 
 /// Starts the key ring: in Redis (private halves sealed with the key-encryption key) for a
@@ -53,11 +103,10 @@ pub fn key_ring(settings: &Settings, cluster: Option<&Cluster>) -> anyhow::Resul
     let store: Box<dyn KeyStore> = match cluster {
         Some(c) => {
             let kek = settings.cluster.key_encryption_key()?;
-            Box::new(RedisKeyStore::new(
-                SyncConn::new(Arc::clone(&c.redis)),
-                &c.names,
-                kek,
-            ))
+            Box::new(
+                RedisKeyStore::new(SyncConn::new(Arc::clone(&c.redis)), &c.names, kek)
+                    .with_snapshot(Arc::clone(c.snapshot.snapshot())),
+            )
         }
         None => Box::new(FileKeyStore::new(&settings.storage.data_dir)),
     };
@@ -98,7 +147,24 @@ pub struct NodeState {
     pub redis: Option<Arc<scopegate_cluster::Health>>,
     /// Whether `/readyz` fails while Redis is unreachable.
     pub fail_readiness_when_degraded: bool,
+    /// Whether a node started from its snapshot is ready before it has caught up.
+    pub ready_before_catch_up: bool,
+    /// `cluster.max_staleness_secs` (0: off), for the refusals' text.
+    pub max_staleness_secs: u64,
 }
+
+/// What `/readyz` answers, and `scopegate_ready` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    /// `ready`, `degraded` (serving from snapshots: Redis unreachable or its data lost),
+    /// `catching_up` (started from the local snapshot, not yet in step with Redis) or `stale`
+    /// (past `cluster.max_staleness_secs` without contact: checks are refused).
+    pub status: &'static str,
+    /// Whether `/readyz` answers 200.
+    pub ready: bool,
+}
+
+// === impl NodeState ===
 
 impl NodeState {
     /// The state of a node built from `settings`.
@@ -113,6 +179,46 @@ impl NodeState {
             node_id,
             redis: cluster.map(|c| Arc::clone(c.redis.health())),
             fail_readiness_when_degraded: settings.cluster.fail_readiness_when_degraded,
+            ready_before_catch_up: settings.cluster.ready_before_catch_up,
+            max_staleness_secs: settings.cluster.max_staleness_secs,
+        }
+    }
+
+    /// Whether this node is past `cluster.max_staleness_secs` without contact with Redis and
+    /// must not decide. One atomic load.
+    pub fn is_stale(&self) -> bool {
+        self.redis.as_ref().is_some_and(|h| h.is_stale())
+    }
+
+    /// What `/readyz` answers now.
+    pub fn readiness(&self) -> Readiness {
+        let Some(health) = &self.redis else {
+            return Readiness {
+                status: "ready",
+                ready: true,
+            };
+        };
+        if health.is_stale() {
+            return Readiness {
+                status: "stale",
+                ready: false,
+            };
+        }
+        if !health.is_caught_up() {
+            return Readiness {
+                status: "catching_up",
+                ready: self.ready_before_catch_up,
+            };
+        }
+        if !health.is_up() || health.data_lost().is_some() {
+            return Readiness {
+                status: "degraded",
+                ready: !self.fail_readiness_when_degraded,
+            };
+        }
+        Readiness {
+            status: "ready",
+            ready: true,
         }
     }
 }
@@ -158,10 +264,10 @@ pub fn revocation_store(
     cluster: Option<&Cluster>,
 ) -> anyhow::Result<Box<dyn RevocationStore>> {
     Ok(match cluster {
-        Some(c) => Box::new(RedisRevocationStore::new(
-            SyncConn::new(Arc::clone(&c.redis)),
-            &c.names,
-        )),
+        Some(c) => Box::new(
+            RedisRevocationStore::new(SyncConn::new(Arc::clone(&c.redis)), &c.names)
+                .with_snapshot(c.snapshot.clone()),
+        ),
         None => Box::new(
             EmbeddedRevocationStore::open(&settings.storage.data_dir)
                 .map_err(|e| anyhow::anyhow!("could not open the revocation store: {e}"))?,
@@ -175,13 +281,21 @@ const POLICY_CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_sec
 
 /// Starts the pub/sub listeners that apply other nodes' changes to this node's snapshots:
 /// policy events, revocations and key announcements. Each catches up from Redis after every
-/// (re)subscription.
+/// (re)subscription. Also starts the health monitor, which PINGs Redis every
+/// `cluster.ping_interval_ms`.
 pub fn spawn_listeners(
+    settings: &Settings,
     cluster: &Cluster,
     policy: &PolicyStoreHandle,
     validator: &ScopeValidator,
     ring: &KeyRingHandle,
 ) {
+    spawn_monitor(
+        Arc::clone(&cluster.redis),
+        &cluster.names,
+        policy.reader(),
+        settings.cluster.max_staleness(),
+    );
     spawn_policy_listener(
         Arc::clone(&cluster.redis),
         &cluster.names,
@@ -192,6 +306,7 @@ pub fn spawn_listeners(
         Arc::clone(&cluster.redis),
         &cluster.names,
         validator.clone(),
+        Some(cluster.snapshot.clone()),
     );
     spawn_key_listener(Arc::clone(&cluster.redis), &cluster.names, ring.clone());
 }

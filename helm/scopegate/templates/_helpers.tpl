@@ -76,7 +76,7 @@ app.kubernetes.io/part-of: scopegate
 {{- .Values.redis.url }}
 {{- else if .Values.redis.sentinel.hosts }}
 {{- $s := .Values.redis.sentinel }}
-{{- printf "redis+sentinel://%s/%s" (join "," $s.hosts) $s.masterName }}
+{{- printf "%s://%s/%s" (ternary "rediss+sentinel" "redis+sentinel" .Values.redis.tls.enabled) (join "," $s.hosts) $s.masterName }}
 {{- if $s.db }}/{{ int64 $s.db }}{{ end }}
 {{- end }}
 {{- end }}
@@ -91,9 +91,10 @@ scopegate.secretKey with (dict "root" $ "item" "signingKey").
 */}}
 {{- define "scopegate.secretKey" -}}
 {{- $s := .root.Values.secrets }}
-{{- $fixed := dict "signingKey" "signing-key.pem" "keyEncryptionKey" "key-encryption-key" "redisPassword" "redis-password" "bootstrapClientSecretHash" "bootstrap-client-secret-hash" }}
+{{- $fixed := dict "signingKey" "signing-key.pem" "keyEncryptionKey" "key-encryption-key" "redisPassword" "redis-password" "sentinelPassword" "sentinel-password" "bootstrapClientSecretHash" "bootstrap-client-secret-hash" }}
 {{- $used := true }}
 {{- if eq .item "keyEncryptionKey" }}{{ $used = include "scopegate.clusterMode" .root }}{{ end }}
+{{- if eq .item "sentinelPassword" }}{{ $used = .root.Values.redis.sentinel.hosts }}{{ end }}
 {{- if eq .item "bootstrapClientSecretHash" }}{{ $used = .root.Values.config.admin.bootstrap_client_id }}{{ end }}
 {{- if $used }}
 {{- if $s.existingSecret }}
@@ -106,7 +107,15 @@ scopegate.secretKey with (dict "root" $ "item" "signingKey").
 
 {{/* The file each mounted item becomes under the secrets directory. */}}
 {{- define "scopegate.secretFile" -}}
-{{- get (dict "signingKey" "signing-key.pem" "keyEncryptionKey" "key-encryption-key" "redisPassword" "redis-password") . }}
+{{- get (dict "signingKey" "signing-key.pem" "keyEncryptionKey" "key-encryption-key" "redisPassword" "redis-password" "sentinelPassword" "sentinel-password") . }}
+{{- end }}
+
+{{/* Where redis.tls.existingSecret is mounted. */}}
+{{- define "scopegate.redisTlsDir" -}}/run/secrets/scopegate-redis-tls{{- end }}
+
+{{/* "true" when the nodes speak TLS to Redis. */}}
+{{- define "scopegate.redisTls" -}}
+{{- if or .Values.redis.tls.enabled (hasPrefix "rediss://" .Values.redis.url) }}true{{ end }}
 {{- end }}
 
 {{/* One TOML value: a string, a boolean, an integer or a list of them. */}}
@@ -197,6 +206,18 @@ key_encryption_key_file = "{{ include "scopegate.secretsDir" . }}/{{ include "sc
 {{- if include "scopegate.secretKey" (dict "root" . "item" "redisPassword") }}
 redis_password_file = "{{ include "scopegate.secretsDir" . }}/{{ include "scopegate.secretFile" "redisPassword" }}"
 {{- end }}
+{{- if include "scopegate.secretKey" (dict "root" . "item" "sentinelPassword") }}
+sentinel_password_file = "{{ include "scopegate.secretsDir" . }}/{{ include "scopegate.secretFile" "sentinelPassword" }}"
+{{- end }}
+{{- with .Values.redis.tls }}
+{{- if .existingSecret }}
+tls_ca_file = "{{ include "scopegate.redisTlsDir" $ }}/ca.crt"
+{{- end }}
+{{- if .clientCertificate }}
+tls_cert_file = "{{ include "scopegate.redisTlsDir" $ }}/tls.crt"
+tls_key_file = "{{ include "scopegate.redisTlsDir" $ }}/tls.key"
+{{- end }}
+{{- end }}
 {{- end }}
 {{- include "scopegate.tomlEntries" $c.cluster }}
 {{ end }}
@@ -206,6 +227,18 @@ redis_password_file = "{{ include "scopegate.secretsDir" . }}/{{ include "scopeg
 {{- $cluster := include "scopegate.clusterMode" . }}
 {{- if and .Values.redis.url .Values.redis.sentinel.hosts }}
 {{- fail "scopegate: set redis.url or redis.sentinel.hosts, not both" }}
+{{- end }}
+{{- if and .Values.redis.tls.enabled .Values.redis.url (not (hasPrefix "rediss://" .Values.redis.url)) }}
+{{- fail "scopegate: redis.tls.enabled is for Sentinel; with redis.url, write a rediss:// URL for TLS" }}
+{{- end }}
+{{- if and .Values.redis.tls.existingSecret (not (include "scopegate.redisTls" .)) }}
+{{- fail "scopegate: redis.tls.existingSecret needs TLS: a rediss:// redis.url, or redis.tls.enabled with redis.sentinel" }}
+{{- end }}
+{{- if and .Values.redis.tls.clientCertificate (not .Values.redis.tls.existingSecret) }}
+{{- fail "scopegate: redis.tls.clientCertificate needs redis.tls.existingSecret, the Secret holding tls.crt and tls.key" }}
+{{- end }}
+{{- if and .Values.secrets.sentinelPassword (not .Values.redis.sentinel.hosts) }}
+{{- fail "scopegate: secrets.sentinelPassword is the Sentinels' own password; set redis.sentinel.hosts, or leave it empty" }}
 {{- end }}
 {{- if and .Values.redis.sentinel.hosts (not .Values.redis.sentinel.masterName) }}
 {{- fail "scopegate: redis.sentinel.masterName is required with redis.sentinel.hosts (the name the Sentinels monitor the master under, e.g. mymaster)" }}

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use scopegate_cluster::testing::{RedisServer, SentinelServer};
+use scopegate_cluster::testing::{RedisServer, SentinelServer, TestCa};
 use scopegate_server::{Application, Settings};
 use serde_json::{Value, json};
 
@@ -368,6 +368,8 @@ fn the_sentinel_configuration_lands_every_value_where_intended() {
     );
     assert_eq!(c.log_retention, 20_000);
     assert!(c.fail_readiness_when_degraded);
+    assert_eq!((c.ping_interval_ms, c.max_staleness_secs), (500, 120));
+    assert!(c.ready_before_catch_up);
 }
 
 /// The keys each section of scopegate.toml sets, read from the rendered text.
@@ -577,7 +579,15 @@ async fn the_sentinel_release_reaches_redis_with_the_mounted_password() {
             "mode": "cluster",
             "node_id": POD_NAME,
             "policy_version": ready["policy_version"],
-            "redis": {"reachable": true, "reconnects": 0, "last_error": null},
+            "redis": {
+                "reachable": true,
+                "reconnects": 0,
+                "last_error": null,
+                "seconds_since_contact": ready["redis"]["seconds_since_contact"],
+                "data_lost": false,
+                "data_lost_detail": null,
+                "caught_up": true,
+            },
         })
     );
     assert_eq!(issuer, "https://auth.example.com");
@@ -595,4 +605,54 @@ async fn the_sentinel_release_reaches_redis_with_the_mounted_password() {
         case.template("secret.yaml").expect("the chart's Secret")["metadata"]["name"],
         FULLNAME
     );
+}
+
+#[actix_web::test]
+async fn the_tls_release_reaches_redis_through_tls_sentinels_with_their_password() {
+    let case = case("cluster-tls-values.yaml");
+    // The operator's Secret, as cert-manager writes one, from a CA made for this test.
+    let ca = TestCa::new();
+    let read = |p: std::path::PathBuf| std::fs::read(p).expect("pem");
+    let secrets = BTreeMap::from([(
+        "redis-client-tls".to_owned(),
+        BTreeMap::from([
+            ("ca.crt".to_owned(), read(ca.ca_file())),
+            ("tls.crt".to_owned(), read(ca.client_cert_file())),
+            ("tls.key".to_owned(), read(ca.client_key_file())),
+        ]),
+    )]);
+    let pod = Pod::simulate(case, secrets);
+    let mut settings = pod.settings();
+    assert_common(&pod, &settings);
+    let tls = |file: &str| pod.local(&format!("/run/secrets/scopegate-redis-tls/{file}"));
+    let c = &settings.cluster;
+    assert_eq!(c.tls_ca_file, Some(tls("ca.crt")));
+    assert_eq!(c.tls_cert_file, Some(tls("tls.crt")));
+    assert_eq!(c.tls_key_file, Some(tls("tls.key")));
+    for file in [&c.tls_ca_file, &c.tls_cert_file, &c.tls_key_file] {
+        pod.assert_provided(file.as_deref().expect("set"), "a cluster.tls_* file");
+    }
+    let sentinel_password = c.sentinel_password().expect("readable").expect("set");
+    assert_eq!(sentinel_password, "test-only: sentinel p@ss");
+    let url = c.redis_url.clone().expect("url");
+    let path = url
+        .strip_prefix("rediss+sentinel://")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, path)| path.to_owned())
+        .expect("a rediss+sentinel:// URL");
+    assert_eq!(path, SentinelServer::MASTER_NAME);
+
+    // A TLS-only master requiring client certificates and a TLS-only Sentinel requiring its
+    // password, on this machine. (The master's own password is the other Sentinel test's.)
+    let master = RedisServer::start_tls(&ca, true);
+    let sentinel = SentinelServer::start_with(&master, Some(&sentinel_password));
+    settings.cluster.redis_url = Some(format!(
+        "rediss+sentinel://127.0.0.1:{}/{path}",
+        sentinel.port()
+    ));
+    settings.cluster.redis_password = None;
+    settings.cluster.redis_password_file = None;
+    let (ready, _, _) = serve_and_probe(case, settings).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["redis"]["reachable"], true, "{ready}");
 }

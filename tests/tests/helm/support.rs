@@ -30,6 +30,7 @@ pub const VALID_CASES: &[&str] = &[
     "existing-secret-values.yaml",
     "hpa-values.yaml",
     "embedded-persistence-values.yaml",
+    "cluster-tls-values.yaml",
 ];
 
 /// Overrides of the default values that must render: (name, values). They show which changes
@@ -126,9 +127,33 @@ pub fn refused_cases() -> Vec<(&'static str, Value, &'static str)> {
             "additional properties 'master' not allowed",
         ),
         (
-            "a TLS redis url",
-            json!({"redis": {"url": "rediss://r:6379"}}),
+            "an http url for redis",
+            json!({"redis": {"url": "http://r:6379"}}),
             "/redis/url",
+        ),
+        (
+            "tls enabled with a plain redis url",
+            json!({"redis": {"url": "redis://r:6379", "tls": {"enabled": true}},
+                   "publicUrl": "https://a.example", "secrets": {"keyEncryptionKey": kek}}),
+            "with redis.url, write a rediss:// URL",
+        ),
+        (
+            "a tls secret without tls",
+            json!({"redis": {"url": "redis://r:6379", "tls": {"existingSecret": "ca"}},
+                   "publicUrl": "https://a.example", "secrets": {"keyEncryptionKey": kek}}),
+            "redis.tls.existingSecret needs TLS",
+        ),
+        (
+            "a client certificate without its secret",
+            json!({"redis": {"url": "rediss://r:6380", "tls": {"clientCertificate": true}},
+                   "publicUrl": "https://a.example", "secrets": {"keyEncryptionKey": kek}}),
+            "redis.tls.clientCertificate needs redis.tls.existingSecret",
+        ),
+        (
+            "a sentinel password without sentinels",
+            json!({"redis": {"url": "redis://r:6379"}, "publicUrl": "https://a.example",
+                   "secrets": {"keyEncryptionKey": kek, "sentinelPassword": "x"}}),
+            "secrets.sentinelPassword is the Sentinels' own password",
         ),
         (
             "an unknown algorithm",

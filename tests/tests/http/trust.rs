@@ -286,8 +286,10 @@ fn wrong_password(user: &str) -> String {
     ])
 }
 
+// Lockouts long enough that a loaded machine cannot outlast them between two requests; their
+// expiry is tested with a settable clock in the token issuer's own tests.
 const THROTTLE: &str = "[tokens.throttle]\nuser_failures = 3\nsource_failures = 6\n\
-                        window_secs = 60\nlockout_secs = 1\nmax_lockout_secs = 1\n";
+                        window_secs = 60\nlockout_secs = 120\nmax_lockout_secs = 600\n";
 
 #[actix_web::test]
 async fn password_guessing_is_throttled_and_an_administrator_lifts_a_lockout() {
@@ -300,7 +302,12 @@ async fn password_guessing_is_throttled_and_an_administrator_lifts_a_lockout() {
     // Locked: the right password is refused, with Retry-After.
     let resp = app.password_token("alex", "").await;
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.headers()["retry-after"], "1");
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=120).contains(&retry_after), "{retry_after}");
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["error"], "invalid_grant");
     assert!(
@@ -331,23 +338,6 @@ async fn password_guessing_is_throttled_and_an_administrator_lifts_a_lockout() {
     let lifted: Value = resp.json().await.expect("json");
     assert_eq!(lifted["lifted"], true);
     assert_eq!(app.password_token("alex", "").await.status(), 200);
-
-    // A lockout also ends by itself.
-    for _ in 0..3 {
-        app.token_raw(&wrong_password("paul"), Some(&shop)).await;
-    }
-    assert_eq!(app.password_token("paul", "").await.status(), 400);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if app.password_token("paul", "").await.status() == 200 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "paul's lockout never ended"
-        );
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
 
 #[actix_web::test]

@@ -13,11 +13,13 @@ pub const RULES_TEST: &str = "deploy/prometheus/rules_test.yml";
 pub const DASHBOARD: &str = "deploy/grafana/scopegate.json";
 
 /// The alerts operators are promised (docs/operations.md#alerts).
-const REQUIRED_ALERTS: [&str; 15] = [
+const REQUIRED_ALERTS: [&str; 17] = [
     "ScopegateDown",
     "ScopegateNotReady",
     "ScopegatePolicyStale",
     "ScopegateRedisDown",
+    "ScopegateRedisDataLost",
+    "ScopegateNodeStale",
     "ScopegateRedisFlapping",
     "ScopegatePropagationLagHigh",
     "ScopegateHighErrorRate",

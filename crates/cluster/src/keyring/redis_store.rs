@@ -5,6 +5,7 @@
 //! `{"kid", "alg", "created_at", "activate_at", "sealed"}` where `sealed` is the PKCS#8 PEM
 //! sealed by [`Kek::seal`]. Redis never holds a private key in clear.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use redis::Script;
@@ -15,6 +16,7 @@ use super::{Kek, KeyRingHandle, KeyStore, RingKey};
 use crate::config::Names;
 use crate::conn::{Redis, Subscriber, SyncConn, subscribe};
 use crate::error::{ClusterError, describe};
+use crate::snapshot::LocalSnapshot;
 
 /// One stored key.
 #[derive(Serialize, Deserialize)]
@@ -32,6 +34,13 @@ pub struct RedisKeyStore {
     hash: String,
     channel: String,
     kek: Kek,
+    /// The node's local snapshot of the ring (the same sealed records): kept current on every
+    /// load and change, and what the ring starts from while Redis cannot be reached or after
+    /// Redis lost its keys.
+    snapshot: Option<Arc<LocalSnapshot>>,
+    /// Whether a load has succeeded or fallen back already (only the first may fall back to
+    /// the snapshot when Redis cannot be reached).
+    loaded: bool,
 }
 
 // === impl RedisKeyStore ===
@@ -44,6 +53,37 @@ impl RedisKeyStore {
             hash: names.keys.clone(),
             channel: names.keys_channel.clone(),
             kek,
+            snapshot: None,
+            loaded: false,
+        }
+    }
+
+    /// Keeps the ring in the node's local `snapshot` too (see the field).
+    pub fn with_snapshot(mut self, snapshot: Arc<LocalSnapshot>) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+
+    /// The snapshot's records, if it has any.
+    fn local(&self) -> Option<BTreeMap<String, String>> {
+        match self.snapshot.as_ref()?.load_keys() {
+            Ok(keys) => keys.filter(|k| !k.is_empty()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the local key ring snapshot is unreadable");
+                None
+            }
+        }
+    }
+
+    /// Changes the snapshot's records with `change`, if there is a snapshot.
+    fn update_local(&self, change: impl FnOnce(&mut BTreeMap<String, String>)) {
+        let Some(snapshot) = &self.snapshot else {
+            return;
+        };
+        let mut keys = self.local().unwrap_or_default();
+        change(&mut keys);
+        if let Err(e) = snapshot.write_keys(&keys) {
+            tracing::warn!(error = %e, "could not write the local key ring snapshot");
         }
     }
 
@@ -87,12 +127,43 @@ fn unavailable(e: &redis::RedisError) -> ClusterError {
 
 impl KeyStore for RedisKeyStore {
     fn load(&mut self) -> Result<Vec<RingKey>, ClusterError> {
+        let first = !std::mem::replace(&mut self.loaded, true);
         let hash = self.hash.clone();
-        let all: Vec<(String, String)> = self
-            .conn
-            .run(|c| redis::cmd("HGETALL").arg(&hash).query(c))
-            .map_err(|e| unavailable(&e))?;
-        all.iter().map(|(f, v)| self.decode(f, v)).collect()
+        let all: BTreeMap<String, String> =
+            match self.conn.run(|c| redis::cmd("HGETALL").arg(&hash).query(c)) {
+                Ok(all) => all,
+                Err(e) => {
+                    let local = if first { self.local() } else { None };
+                    let Some(local) = local else {
+                        return Err(unavailable(&e));
+                    };
+                    tracing::warn!(
+                        error = %describe(&e),
+                        keys = local.len(),
+                        "redis cannot be reached: starting from the local key ring snapshot"
+                    );
+                    return local.iter().map(|(f, v)| self.decode(f, v)).collect();
+                }
+            };
+        if all.is_empty()
+            && let Some(local) = self.local()
+        {
+            tracing::error!(
+                hash = %self.hash,
+                keys = local.len(),
+                "redis holds no signing keys but this node's snapshot does: redis has lost its \
+                 data; keeping the snapshot's keys (re-seed redis with scopegate cluster reseed)"
+            );
+            return local.iter().map(|(f, v)| self.decode(f, v)).collect();
+        }
+        let keys = all
+            .iter()
+            .map(|(f, v)| self.decode(f, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !all.is_empty() && self.local().as_ref() != Some(&all) {
+            self.update_local(|local| *local = all);
+        }
+        Ok(keys)
     }
 
     fn seed(&mut self, key: &RingKey) -> Result<bool, ClusterError> {
@@ -145,8 +216,11 @@ impl KeyStore for RedisKeyStore {
                     .arg(&value)
                     .invoke::<i64>(c)
             })
-            .map(drop)
-            .map_err(|e| unavailable(&e))
+            .map_err(|e| unavailable(&e))?;
+        self.update_local(|local| {
+            local.insert(kid, value);
+        });
+        Ok(())
     }
 
     fn remove(&mut self, kids: &[String]) -> Result<(), ClusterError> {
@@ -156,8 +230,9 @@ impl KeyStore for RedisKeyStore {
         let hash = self.hash.clone();
         self.conn
             .run(|c| redis::cmd("HDEL").arg(&hash).arg(kids).query::<i64>(c))
-            .map(drop)
-            .map_err(|e| unavailable(&e))
+            .map_err(|e| unavailable(&e))?;
+        self.update_local(|local| local.retain(|kid, _| !kids.contains(kid)));
+        Ok(())
     }
 
     fn describe(&self) -> String {

@@ -142,18 +142,20 @@ impl PolicyStore {
     fn adopt(&mut self, policy: Policy) -> Result<(), StoreError> {
         let current = self.snapshot.load().version();
         if policy.version() < current {
-            tracing::error!(
+            // Reported by the caller (a write's error) or, for the periodic catch-up, once by
+            // the cluster's health monitor; this would repeat every few seconds.
+            tracing::debug!(
                 store = %self.store,
                 stored = policy.version(),
                 current,
                 "the policy store is behind this node: it has lost policy changes (restored \
                  from an old backup, or flushed); keeping the last snapshot"
             );
-            return Err(StoreError::Unavailable(format!(
-                "{} is at policy version {}, behind this node's {current}: it has lost changes",
-                self.store,
-                policy.version()
-            )));
+            return Err(StoreError::StoreBehind {
+                store: self.store.to_string(),
+                stored: policy.version(),
+                current,
+            });
         }
         let version = policy.version();
         self.publish(policy, [(version, None)], false);
@@ -164,7 +166,9 @@ impl PolicyStore {
     pub(super) fn log_catch_up(&self, result: Result<(), StoreError>) {
         match result {
             Ok(()) => {}
-            Err(e @ StoreError::Unavailable(_)) => {
+            // A store that lost data is reported once by the cluster's health monitor, not at
+            // every periodic catch-up.
+            Err(e @ (StoreError::Unavailable(_) | StoreError::StoreBehind { .. })) => {
                 tracing::debug!(store = %self.store, error = %e, "could not catch up on policy changes");
             }
             Err(e) => {

@@ -10,6 +10,8 @@
 //! then reads what it missed with [`PolicyBackend::catch_up`] and recomputes. The embedded
 //! backend has a single writer, so the defaults of those methods are all it needs.
 
+use std::time::{Duration, Instant};
+
 use scopegate_core::{Policy, PolicyEvent};
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +72,21 @@ pub trait PolicyBackend: Send + 'static {
     fn catch_up(&mut self, from: u64) -> Result<CatchUp, LoadError> {
         let _ = from;
         Ok(CatchUp::Events(Vec::new()))
+    }
+
+    /// The longest one change may wait on this backend in all (a networked backend's
+    /// configured timeout); `None` for a local one, whose writes are bounded by the disk. The
+    /// store stamps each change with a deadline this far ahead when it is asked for it, so that
+    /// waiting behind other changes counts too.
+    fn request_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Makes every call until the next `set_deadline(None)` finish by `deadline` (a write, the
+    /// catch-up after a stale write, the write again): one change waits on the backend at most
+    /// until then. The default, for a backend that does not wait on a network, ignores it.
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        let _ = deadline;
     }
 
     /// Short human name for logs (`embedded redb at /var/lib/scopegate/policy.redb`).

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use scopegate_core::{Policy, PolicyDocument, PolicyError, PolicyEvent};
 use scopegate_policy_store::{
-    CatchUp, LoadError, LoggedEvent, MAX_RETRIES, PolicyBackend, PolicyStoreHandle, SaveError,
-    StoreError,
+    CatchUp, LoadError, LoggedEvent, MAX_RETRIES, Origin, PolicyBackend, PolicyStoreHandle,
+    SaveError, StoreError,
 };
 
 use crate::support::{role, seed, user};
@@ -30,6 +31,12 @@ struct Shared {
     interfering: Option<PolicyEvent>,
     /// How many writes were attempted.
     attempts: u32,
+    /// What [`PolicyBackend::request_timeout`] answers.
+    request_timeout: Option<Duration>,
+    /// Each write takes this long and then gets no answer, as on a hung Redis.
+    hang: Option<Duration>,
+    /// Every deadline the store set, in order.
+    deadlines: Vec<Option<Instant>>,
 }
 
 impl Shared {
@@ -117,6 +124,15 @@ impl PolicyBackend for Fake {
             });
         }
         shared.attempts += 1;
+        if let Some(hang) = shared.hang {
+            drop(shared);
+            std::thread::sleep(hang);
+            return Err(SaveError::OutcomeUnknown {
+                store: self.describe(),
+                version,
+                reason: "timed out".to_owned(),
+            });
+        }
         if shared.interfere > 0 {
             shared.interfere -= 1;
             let n = shared.attempts;
@@ -159,6 +175,14 @@ impl PolicyBackend for Fake {
             Some(events) => CatchUp::Events(events),
             None => CatchUp::Full(shared.state.clone().unwrap_or_default()),
         })
+    }
+
+    fn request_timeout(&self) -> Option<Duration> {
+        self.0.lock().unwrap().request_timeout
+    }
+
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.0.lock().unwrap().deadlines.push(deadline);
     }
 
     fn describe(&self) -> String {
@@ -383,10 +407,13 @@ async fn a_store_that_went_back_is_not_followed() {
         "readers keep the newest policy they saw"
     );
     let err = node.apply(vec![role("intern")], None).await.unwrap_err();
-    match err {
-        StoreError::Unavailable(reason) => assert!(reason.contains("lost"), "{reason}"),
-        other => panic!("expected Unavailable, got {other:?}"),
+    match &err {
+        StoreError::StoreBehind {
+            stored, current, ..
+        } => assert_eq!((*stored, *current), (1, 3)),
+        other => panic!("expected StoreBehind, got {other:?}"),
     }
+    assert!(err.to_string().contains("lost policy changes"), "{err}");
     assert_eq!(node.reader().version(), 3);
     fake.with(|s| assert_eq!(s.version(), 1, "nothing written on the older store"));
 }
@@ -413,4 +440,130 @@ async fn an_unreachable_store_fails_writes_and_keeps_the_snapshot() {
     fake.write(role("clerk"));
     node.catch_up();
     assert_eq!(node.apply(vec![role("agent")], None).await.unwrap(), 3);
+}
+
+#[actix::test]
+async fn a_change_waits_at_most_the_stores_timeout_queue_included() {
+    let fake = Fake::default();
+    fake.with(|s| s.request_timeout = Some(Duration::from_millis(300)));
+    let node = fake.node(Some(seed()));
+    // Every write now hangs for longer than the timeout and gets no answer.
+    fake.with(|s| s.hang = Some(Duration::from_millis(400)));
+    let started = Instant::now();
+    let (first, second) = futures_util::future::join(
+        node.apply(vec![role("agent")], None),
+        node.apply(vec![role("clerk")], None),
+    )
+    .await;
+    match first.unwrap_err() {
+        StoreError::OutcomeUnknown(reason) => assert!(reason.contains("version 2"), "{reason}"),
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    // The second waited behind the first until its own time was up: refused unsent, not
+    // written after a wait of its own.
+    match second.unwrap_err() {
+        StoreError::Unavailable(reason) => assert!(reason.contains("not sent"), "{reason}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    fake.with(|s| {
+        assert_eq!(
+            s.attempts, 2,
+            "the seed and the first change; the queued one never reached the store"
+        );
+        // The write ran with a deadline, cleared afterwards.
+        assert!(
+            matches!(s.deadlines[..], [Some(_), None]),
+            "{:?}",
+            s.deadlines
+        );
+    });
+}
+
+#[actix::test]
+async fn a_node_resumes_from_its_snapshot_when_the_store_is_down_or_lost_its_data() {
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&published);
+    let observer: scopegate_policy_store::Observer =
+        Arc::new(move |p: &Arc<Policy>| seen.lock().unwrap().push(p.version()));
+    let snapshot = || {
+        Policy::default()
+            .apply(&PolicyEvent::ReplaceAll(seed()))
+            .unwrap()
+            .apply(&role("agent"))
+            .unwrap()
+    };
+
+    // Down: without a snapshot the store cannot start; with one it starts from it.
+    let fake = Fake::default();
+    fake.with(|s| s.down = true);
+    match PolicyStoreHandle::start_or_resume(Box::new(fake.clone()), Some(seed()), None, None) {
+        Err(StoreError::Load(LoadError::Unavailable { .. })) => {}
+        other => panic!(
+            "expected an unavailable store, got {:?}",
+            other.map(|(_, o)| o)
+        ),
+    }
+    let (node, origin) = PolicyStoreHandle::start_or_resume(
+        Box::new(fake.clone()),
+        Some(seed()),
+        Some(snapshot()),
+        Some(observer),
+    )
+    .unwrap();
+    assert_eq!(origin, Origin::Resumed);
+    assert_eq!(node.reader().version(), 2);
+    // Back: the node catches up on what it missed and writes again.
+    fake.with(|s| {
+        s.down = false;
+        let _ = s.write(PolicyEvent::ReplaceAll(seed()));
+        let _ = s.write(role("agent"));
+        let _ = s.write(role("clerk"));
+    });
+    node.catch_up();
+    settle(&node).await;
+    assert_eq!(node.reader().version(), 3);
+    assert_eq!(node.apply(vec![role("intern")], None).await.unwrap(), 4);
+    assert_eq!(
+        *published.lock().unwrap(),
+        [2, 3, 4],
+        "the observer saw the starting policy and every later one"
+    );
+
+    // Empty although the snapshot holds a policy: the store lost its data. The node starts
+    // from the snapshot and does not seed the store from the policy file.
+    let fake = Fake::default();
+    let (node, origin) = PolicyStoreHandle::start_or_resume(
+        Box::new(fake.clone()),
+        Some(seed()),
+        Some(snapshot()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(origin, Origin::Resumed);
+    assert_eq!(node.reader().version(), 2);
+    fake.with(|s| assert_eq!((s.attempts, s.version()), (0, 0), "nothing seeded"));
+    let err = node.apply(vec![role("intern")], None).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::StoreBehind {
+                stored: 0,
+                current: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // A first start (no snapshot) on an empty store seeds it as before.
+    let fake = Fake::default();
+    let (node, origin) =
+        PolicyStoreHandle::start_or_resume(Box::new(fake.clone()), Some(seed()), None, None)
+            .unwrap();
+    assert_eq!((origin, node.reader().version()), (Origin::Seeded, 1));
 }

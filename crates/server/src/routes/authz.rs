@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{ApiError, allow_response, deny_body, deny_response};
 use crate::metrics::Metrics;
+use crate::routes::health::refuse_if_stale;
+use crate::stores::NodeState;
 
 /// Most (method, path) pairs one batch decision may ask about.
 pub const MAX_BATCH: usize = 100;
@@ -55,7 +57,11 @@ pub async fn check(
     req: HttpRequest,
     validator: web::Data<ScopeValidator>,
     metrics: web::Data<Metrics>,
+    node: web::Data<NodeState>,
 ) -> HttpResponse {
+    if let Some(refusal) = refuse_if_stale(&node) {
+        return refusal;
+    }
     let headers = req.headers();
     let method = header(headers, ["x-original-method", "x-forwarded-method"]);
     let uri = header(headers, ["x-original-uri", "x-forwarded-uri"]);
@@ -80,7 +86,11 @@ pub async fn envoy(
     req: HttpRequest,
     validator: web::Data<ScopeValidator>,
     metrics: web::Data<Metrics>,
+    node: web::Data<NodeState>,
 ) -> HttpResponse {
+    if let Some(refusal) = refuse_if_stale(&node) {
+        return refusal;
+    }
     let path = req.path().strip_prefix("/authz/envoy").unwrap_or("/");
     let path = if path.is_empty() { "/" } else { path };
     let target = match req.query_string() {
@@ -173,7 +183,11 @@ pub async fn decide(
     body: super::json::Json<DecideRequest>,
     validator: web::Data<ScopeValidator>,
     metrics: web::Data<Metrics>,
+    node: web::Data<NodeState>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(refusal) = refuse_if_stale(&node) {
+        return Ok(refusal);
+    }
     let body = body.0;
     let token = match (body.token.as_deref(), single_bearer(req.headers())) {
         (_, Err(deny)) => Err(deny),

@@ -11,8 +11,10 @@ use serde_json::json;
 use crate::errors::ApiError;
 use crate::routes::admin::access::INTROSPECT_SCOPE;
 use crate::routes::form_body;
+use crate::routes::health::refuse_if_stale;
 use crate::routes::source::{TrustedProxies, client_address};
 use crate::startup::Limits;
+use crate::stores::NodeState;
 
 async fn client_request(
     req: &HttpRequest,
@@ -50,7 +52,11 @@ pub async fn introspect(
     limits: web::Data<Limits>,
     tokens: web::Data<TokenService>,
     validator: web::Data<ScopeValidator>,
+    node: web::Data<NodeState>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(refusal) = refuse_if_stale(&node) {
+        return Ok(refusal);
+    }
     let (request, client) = client_request(&req, payload, &limits, &tokens).await?;
     let may_see = |owner: &str| owner == client || tokens.client_holds(&client, INTROSPECT_SCOPE);
     let body = match validator.authenticate(request.token(), unix_now()) {

@@ -67,24 +67,51 @@ impl TestCluster {
 
     /// Starts the node called `name` (its data directory is kept across restarts).
     pub fn node(&self, name: &str) -> Node {
-        let data = self.dir.path().join(name);
-        let url = self.redis.url();
-        Node::start_bin(
-            &self.bin,
-            &self.config,
-            &[
-                ("SCOPEGATE__CLUSTER__REDIS_URL", url.as_str()),
-                ("SCOPEGATE__SERVER__PUBLIC_URL", "http://scopegate.test"),
-                ("SCOPEGATE__CLUSTER__KEY_ENCRYPTION_KEY", KEK),
-                ("SCOPEGATE__CLUSTER__NODE_ID", name),
-                ("SCOPEGATE__CLUSTER__COMMAND_TIMEOUT_MS", "500"),
-                ("SCOPEGATE__CLUSTER__CONNECT_TIMEOUT_MS", "300"),
-                (
-                    "SCOPEGATE__STORAGE__DATA_DIR",
-                    data.to_str().expect("utf-8 path"),
-                ),
-            ],
-        )
+        self.node_with(name, &[])
+    }
+
+    /// Starts the node called `name` with `extra` settings (environment variables) on top of
+    /// (and overriding) the cluster's.
+    pub fn node_with(&self, name: &str, extra: &[(&str, &str)]) -> Node {
+        let env = self.env(name);
+        let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(extra);
+        Node::start_bin(&self.bin, &self.config, &all)
+    }
+
+    /// The environment of node `name`.
+    pub fn env(&self, name: &str) -> Vec<(&'static str, String)> {
+        let data = self.data_dir(name);
+        vec![
+            ("SCOPEGATE__CLUSTER__REDIS_URL", self.redis.url()),
+            (
+                "SCOPEGATE__SERVER__PUBLIC_URL",
+                "http://scopegate.test".into(),
+            ),
+            ("SCOPEGATE__CLUSTER__KEY_ENCRYPTION_KEY", KEK.into()),
+            ("SCOPEGATE__CLUSTER__NODE_ID", name.into()),
+            ("SCOPEGATE__CLUSTER__COMMAND_TIMEOUT_MS", "500".into()),
+            ("SCOPEGATE__CLUSTER__CONNECT_TIMEOUT_MS", "300".into()),
+            (
+                "SCOPEGATE__STORAGE__DATA_DIR",
+                data.to_str().expect("utf-8 path").to_owned(),
+            ),
+        ]
+    }
+
+    /// The data directory of node `name`.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `scopegate cluster reseed` with node `name`'s configuration; its output.
+    pub fn reseed_from(&self, name: &str) -> std::process::Output {
+        std::process::Command::new(&self.bin)
+            .args(["cluster", "reseed", "--config"])
+            .arg(&self.config)
+            .envs(self.env(name))
+            .output()
+            .expect("run scopegate cluster reseed")
     }
 }
 

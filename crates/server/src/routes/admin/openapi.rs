@@ -2,7 +2,7 @@
 //! `#[utoipa::path]` describes its parameters, body and success answers; [`FromRouteTable`] adds
 //! what the route table decides for every route alike: the internal scopes it requires (as an
 //! OAuth2 client-credentials security scheme against `/oauth2/token`) and the problem answers
-//! (401, 403, 400, 404, 408, 409, 412, 413, 415, 422, 503) it can give.
+//! (401, 403, 400, 404, 408, 409, 412, 413, 415, 422, 503, 504) it can give.
 
 use std::sync::OnceLock;
 
@@ -200,6 +200,11 @@ fn complete(operation: &mut Operation, method: &str, path: &str, access: Access)
         problems.push((
             "503",
             "The policy store is unavailable; nothing was changed",
+        ));
+        problems.push((
+            "504",
+            "The policy store got the change but did not answer in time: it may or may not have \
+             been applied; read the resource back before retrying",
         ));
     } else if method == "POST" {
         problems.push(("503", "The store is unavailable; nothing was changed"));

@@ -45,6 +45,8 @@ pub enum ProblemKind {
     ValidationFailed,
     /// 503: the policy store (or another store) cannot be reached or did not record the change.
     Unavailable,
+    /// 504: the change was sent to the store but no answer came: it may or may not be applied.
+    OutcomeUnknown,
     /// 500: a fault on our side.
     Internal,
 }
@@ -65,6 +67,7 @@ impl ProblemKind {
             Self::UnsupportedMediaType => 415,
             Self::ValidationFailed => 422,
             Self::Unavailable => 503,
+            Self::OutcomeUnknown => 504,
             Self::Internal => 500,
         }
     }
@@ -85,6 +88,7 @@ impl ProblemKind {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::ValidationFailed => "validation-failed",
             Self::Unavailable => "unavailable",
+            Self::OutcomeUnknown => "outcome-unknown",
             Self::Internal => "internal",
         }
     }
@@ -104,6 +108,7 @@ impl ProblemKind {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ValidationFailed => "The change is not valid",
             Self::Unavailable => "The service is unavailable",
+            Self::OutcomeUnknown => "The outcome of the change is unknown",
             Self::Internal => "Internal error",
         }
     }
@@ -286,6 +291,27 @@ impl Problem {
                      in force is unchanged; retry later",
                 )
             }
+            StoreError::OutcomeUnknown(reason) => {
+                tracing::warn!(%reason, "admin write: the policy store did not answer in time");
+                Self::new(
+                    ProblemKind::OutcomeUnknown,
+                    "the change was sent to the policy store but no answer came in time, so it \
+                     may or may not have been applied; if it was, every node applies it as soon \
+                     as the store answers again. Read the resource back before retrying",
+                )
+            }
+            StoreError::StoreBehind {
+                stored, current, ..
+            } => Self::new(
+                ProblemKind::Unavailable,
+                format!(
+                    "the change was not applied: the shared policy store has lost data (it holds \
+                     policy version {stored}, behind the version {current} this node serves; it \
+                     restarted empty or was restored from an older backup). Writes are refused \
+                     until an operator re-seeds it from a node's snapshot (scopegate cluster \
+                     reseed); the policy in force is unchanged"
+                ),
+            ),
             StoreError::Save(e) => {
                 tracing::error!(error = %e, "admin write could not be recorded");
                 Self::new(
@@ -361,5 +387,25 @@ mod tests {
         assert_eq!(down.status, 503);
         assert!(down.detail.contains("unavailable"), "{}", down.detail);
         assert!(!down.detail.contains("redis"), "internals stay in the log");
+        let unknown = Problem::from_store(StoreError::OutcomeUnknown("timed out".into()), &put);
+        assert_eq!(
+            (unknown.status, unknown.type_uri.as_str()),
+            (504, "urn:scopegate:problem:outcome-unknown")
+        );
+        assert!(
+            unknown.detail.contains("may or may not"),
+            "{}",
+            unknown.detail
+        );
+        let behind = Problem::from_store(
+            StoreError::StoreBehind {
+                store: "redis".into(),
+                stored: 0,
+                current: 12,
+            },
+            &put,
+        );
+        assert_eq!(behind.status, 503);
+        assert!(behind.detail.contains("lost data"), "{}", behind.detail);
     }
 }

@@ -225,7 +225,8 @@ fn revocation_failed(e: ValidatorError) -> Problem {
     tracing::error!(error = %e, "admin revocation failed");
     Problem::new(
         ProblemKind::Unavailable,
-        "the revocation could not be recorded, so the token is still valid; retry later",
+        "the store did not confirm the revocation, so the token may still be valid; revoking \
+         again is harmless: retry",
     )
 }
 
