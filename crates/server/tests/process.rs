@@ -240,6 +240,54 @@ fn input_never_forges_a_log_line_and_piped_logs_have_no_colours() {
     );
 }
 
+/// Resident memory of `pid` in MiB, read from outside the process.
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        / 1024
+}
+
+#[test]
+fn bursts_of_sign_ins_take_one_argon2_area_per_worker() {
+    // Two hash workers, argon2's default 19 MiB each. Before each worker kept its area, bursts
+    // of sign-ins left the allocator holding ~150 MiB more than this.
+    let (_dir, config) = config_dir("[tokens]\nhash_workers = 2\nhash_queue = 256\n");
+    let node = Node::start(&config, &[]);
+    let url = node.url("/oauth2/token");
+    let grant = || {
+        let resp = client()
+            .post(&url)
+            .basic_auth("shopping-app", Some("shopping-secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "alex"),
+                ("password", "alex123"),
+            ])
+            .send()
+            .expect("token request");
+        assert_eq!(resp.status(), 200);
+    };
+    grant();
+    let warm = rss_mib(node.pid());
+    for _ in 0..3 {
+        std::thread::scope(|s| {
+            for _ in 0..16 {
+                s.spawn(grant);
+            }
+        });
+    }
+    let after = rss_mib(node.pid());
+    assert!(
+        after.saturating_sub(warm) < 64,
+        "resident memory grew from {warm} MiB to {after} MiB over 48 sign-ins"
+    );
+    node.kill();
+}
+
 #[test]
 fn a_corrupt_data_directory_stops_startup_with_a_clear_error() {
     let (dir, config) = config_dir("");

@@ -72,6 +72,12 @@ impl Node {
     }
 
     /// SIGKILLs the process (no graceful shutdown) and returns what it logged.
+    /// The process id, to read `/proc/{pid}/status` from outside.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(mut self) -> String {
         self.child.kill().expect("kill");
         self.child.wait().expect("wait");
