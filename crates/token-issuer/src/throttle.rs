@@ -481,6 +481,9 @@ impl Throttle {
 
     /// The lockout in force on any of `keys`, if one is (counted as a refused attempt).
     pub(crate) async fn locked(&self, keys: &[ThrottleKey], now: u64) -> Option<Lockout> {
+        if !self.local.config.enabled {
+            return None;
+        }
         let lockout = match self.shared_call(|s| s.locked(keys, now)).await {
             Some(lockout) => lockout,
             None => self.local.locked_now(keys, now),
@@ -491,6 +494,9 @@ impl Throttle {
 
     /// Counts a failure against `keys`; logs and counts every lockout it starts.
     pub(crate) async fn failed(&self, keys: &[ThrottleKey], now: u64) {
+        if !self.local.config.enabled {
+            return;
+        }
         let started = match self.shared_call(|s| s.record_failure(keys, now)).await {
             Some(started) => started,
             None => self.local.fail(keys, now),
@@ -508,6 +514,9 @@ impl Throttle {
 
     /// A successful sign-in.
     pub(crate) async fn succeeded(&self, key: &ThrottleKey) {
+        if !self.local.config.enabled {
+            return;
+        }
         if self.shared_call(|s| s.record_success(key)).await.is_none() {
             self.local.succeed(key);
         }
